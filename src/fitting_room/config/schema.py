@@ -1,0 +1,29 @@
+"""The typed root of params.yaml; each section lives in its own module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from fitting_room.config.base import Section
+from fitting_room.config.data import DataConfig, ValidationConfig
+
+
+class TrackingConfig(Section):
+    # MLFLOW_TRACKING_URI, when set, wins over this; None = SQLite inside the project
+    uri: str | None = None
+    db_path: str = "mlruns/mlflow.db"
+    artifact_root: str = "mlruns/artifacts"
+    experiment: str = Field("fitting-room", min_length=1)
+
+
+class Config(Section):
+    profile: str = "default"
+    seed: int = Field(42, ge=0)
+    tracking: TrackingConfig = TrackingConfig()
+    data: DataConfig
+    validation: ValidationConfig = ValidationConfig()
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
