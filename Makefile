@@ -50,7 +50,7 @@ bootstrap: $(VENV)/.synced  ## create .venv from uv.lock and install Debian pack
 	  echo "DVC: default remote 'localremote' -> $(DVC_REMOTE)"; fi
 
 run: bootstrap  ## run the full pipeline on default params (PROFILE=smoke for a quick one)
-	$(BIN)/fitting-room $(if $(PROFILE),--profile $(PROFILE)) pipeline run
+	$(BIN)/python flows/training_pipeline.py $(if $(PROFILE),--profile $(PROFILE))
 
 smoke:  ## the whole pipeline on the smoke profile
 	$(MAKE) run PROFILE=smoke

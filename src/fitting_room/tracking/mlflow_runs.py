@@ -108,3 +108,33 @@ def log_flat_params(section: dict[str, Any], prefix: str = "") -> None:
     items = list(flat.items())
     for i in range(0, len(items), 100):
         mlflow.log_params(dict(items[i : i + 100]))
+
+
+@contextlib.contextmanager
+def pipeline_run(cfg: Config, root: str | Path = ".", flow_run_id: str | None = None) -> Iterator[Any]:
+    """The parent MLflow run of one pipeline run; stage subprocesses nest under it via env vars.
+
+    Lineage tags are written at the start and refreshed at the end, when ``dvc.lock``
+    holds the hashes of what this run produced.
+    """
+    import mlflow
+
+    configure_mlflow(cfg.tracking, root)
+    saved = {k: os.environ.get(k) for k in (PARENT_RUN_ENV, FLOW_RUN_ENV)}
+    if flow_run_id:
+        os.environ[FLOW_RUN_ENV] = flow_run_id
+    tags = {**lineage_tags(cfg, root), "stage": "pipeline"}
+    try:
+        with mlflow.start_run(run_name=f"pipeline-{cfg.profile}", tags=tags) as run:
+            os.environ[PARENT_RUN_ENV] = run.info.run_id
+            with tempfile.TemporaryDirectory() as tmp:
+                resolved = dump_resolved(cfg, Path(tmp) / "params.resolved.yaml")
+                mlflow.log_artifact(str(resolved), artifact_path="config")
+            yield run
+            mlflow.set_tags(lineage_tags(cfg, root))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

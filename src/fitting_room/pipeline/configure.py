@@ -1,0 +1,94 @@
+"""The ``configure`` stage: resolve params once and fingerprint the raw inputs.
+
+Every later DVC stage reads ``build/params.resolved.yaml`` and depends on the sections it
+uses, so switching profile or overriding a key re-runs exactly the affected stages.
+Raw inputs live outside the repository (a Debian dataset folder, a shared drive, a
+download), so DVC cannot hash them itself; their fingerprints in ``build/sources/*.json``
+make a new data drop at the same path re-run ingestion and everything downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from fitting_room.config import Config, dump_resolved
+
+RESOLVED = Path("build/params.resolved.yaml")
+SOURCES_DIR = Path("build/sources")
+_FMNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+
+
+def file_fingerprint(path: Path) -> dict[str, object]:
+    """SHA-256 and size of one file (streamed, so large files cost no memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return {"sha256": digest.hexdigest(), "bytes": path.stat().st_size}
+
+
+def image_sources(cfg: Config) -> dict[str, object]:
+    """Fingerprints of the image files the ingest stage will read (first folder that has them)."""
+    images = cfg.data.images
+    if images.source == "catalog":
+        folder = Path(images.catalog.dir)
+        found = {}
+        if folder.is_dir():
+            for p in sorted(folder.rglob("*")):
+                if p.is_file():
+                    st = p.stat()
+                    # contents of a large image folder: size+mtime per file is the usual trade-off
+                    found[str(p.relative_to(folder))] = f"{st.st_size}:{st.st_mtime_ns}"
+        return {"source": "catalog", "dir": str(folder), "files": found}
+    fm = images.fashion_mnist
+    for folder in [fm.path, fm.system_path, fm.download_dir]:
+        if folder is None:
+            continue
+        files = {}
+        for name in _FMNIST_FILES:
+            for candidate in (Path(folder) / f"{name}.gz", Path(folder) / name):
+                if candidate.is_file():
+                    files[candidate.name] = file_fingerprint(candidate)
+                    break
+        if len(files) == len(_FMNIST_FILES):
+            return {"source": "fashion_mnist", "dir": str(folder), "files": files}
+    return {"source": "fashion_mnist", "dir": None, "files": {}, "note": "will download"}
+
+
+def shopper_sources(cfg: Config) -> dict[str, object]:
+    """Fingerprints of the Clothing-Fit files the ingest stage will read."""
+    out = {}
+    for src in cfg.data.shoppers.sources:
+        path = Path(src.path) if src.path else None
+        if path is not None and path.is_file():
+            out[src.name] = {"path": str(path), **file_fingerprint(path)}
+        else:
+            out[src.name] = {"path": str(path) if path else None, "url": str(src.url or "")}
+    return out
+
+
+def configure(cfg: Config, root: Path = Path(".")) -> dict[str, Path]:
+    """Write the resolved config and input fingerprints; unchanged content keeps old bytes.
+
+    Returns:
+        Mapping of artifact name to the path written.
+    """
+    written = {"params": dump_resolved(cfg, root / RESOLVED)}
+    for name, doc in (("images", image_sources(cfg)), ("shoppers", shopper_sources(cfg))):
+        path = root / SOURCES_DIR / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        if not path.exists() or path.read_text() != text:
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        written[name] = path
+    return written
