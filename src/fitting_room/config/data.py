@@ -29,6 +29,7 @@ class FashionMnistConfig(Section):
     base_url: HttpUrl = HttpUrl("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/")
     download_dir: Path = Path("data/downloads/fashion-mnist")
     download: bool = True
+    timeout_s: float = Field(60.0, gt=0)  # seconds to wait for a connection or a read when downloading
     max_train: int | None = Field(None, gt=0)  # keep the first N train images (stratified)
     max_test: int | None = Field(None, gt=0)
 
@@ -39,6 +40,7 @@ class CatalogConfig(Section):
     test_fraction: float = Field(0.1, gt=0, lt=1)
     max_quarantine_share: float = Field(0.05, ge=0, le=1)
     class_names: list[str] | None = None  # fixed order of categories; None = sorted as found
+    max_aspect_ratio: float = Field(4.0, ge=1)  # longer/shorter side above this -> quarantined
 
 
 class ImagesConfig(Section):
@@ -71,6 +73,7 @@ class ShopperSource(Section):
 class ShoppersConfig(Section):
     sources: list[ShopperSource] = Field(min_length=1)
     download_dir: Path = Path("data/downloads/clothing-fit")
+    timeout_s: float = Field(60.0, gt=0)  # seconds to wait for a connection or a read when downloading
     max_rows: int | None = Field(None, gt=0)  # per source; None = all
     out_dir: Path = Path("data/shoppers")
 

@@ -1,0 +1,68 @@
+"""File helpers shared by the ingest stages: hashing and all-or-nothing writes.
+
+Every artifact is written to a temporary file or folder next to its destination and
+renamed into place only after it is complete, so a crash or a failed check never leaves a
+half-written output or clobbers the previous good one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary sibling and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are read by other users and tools
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@contextlib.contextmanager
+def staged_outputs(out_dir: str | Path) -> Iterator[Path]:
+    """Yield a staging folder; on success move every file in it into ``out_dir``.
+
+    The staging folder sits next to ``out_dir`` (same file system, so each move is an
+    atomic rename). When the body raises, the staging folder is deleted and ``out_dir``
+    keeps its previous contents untouched.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
+    try:
+        yield stage
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for item in sorted(stage.iterdir()):
+            os.replace(item, out_dir / item.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -1,0 +1,181 @@
+"""The two ingest stages: raw sources in, contract artifacts out (all or nothing).
+
+``ingest_images`` writes ``train.npz``, ``test.npz`` and ``meta.json`` (plus
+``quarantine.csv`` for catalogs); ``ingest_shoppers`` writes ``transactions.parquet`` and
+``meta.json``. Each stage stages its files in a temporary folder and moves them into
+``out_dir`` only when everything succeeded, so a failure keeps the previous outputs. The
+returned dataclasses hold the counts and timings the CLI logs to MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from fitting_room.config.data import ImagesConfig, ShoppersConfig
+from fitting_room.data.catalog import load_catalog, quarantine_csv
+from fitting_room.data.clothing_fit import COLUMNS, locate_shopper_source, parse_clothing_fit
+from fitting_room.data.fashion_mnist import OFFICIAL_SHA256, load_fashion_mnist
+from fitting_room.data.files import sha256_file, staged_outputs
+from fitting_room.data.images import ImageSplit, write_images_npz
+from fitting_room.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImagesIngestResult:
+    """What ``ingest_images`` wrote; numeric fields are logged as MLflow metrics."""
+
+    out_dir: Path
+    source: str
+    train_rows: int
+    test_rows: int
+    num_classes: int
+    quarantined: int
+    seconds: float
+
+    def metrics(self) -> dict[str, float]:
+        """Counts and timings for MLflow (``images_per_second`` over both splits)."""
+        rows = self.train_rows + self.test_rows
+        return {
+            "train_rows": self.train_rows,
+            "test_rows": self.test_rows,
+            "num_classes": self.num_classes,
+            "quarantined": self.quarantined,
+            "seconds": self.seconds,
+            "images_per_second": rows / self.seconds if self.seconds > 0 else 0.0,
+        }
+
+
+@dataclass(frozen=True)
+class ShoppersIngestResult:
+    """What ``ingest_shoppers`` wrote; numeric fields are logged as MLflow metrics."""
+
+    out_dir: Path
+    rows: int
+    rows_per_source: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def metrics(self) -> dict[str, float]:
+        """Counts and timings for MLflow (one ``rows_<source>`` per source)."""
+        out = {"rows": self.rows, "seconds": self.seconds}
+        out["rows_per_second"] = self.rows / self.seconds if self.seconds > 0 else 0.0
+        out.update({f"rows_{name}": n for name, n in self.rows_per_source.items()})
+        return out
+
+
+def ingest_images(
+    cfg: ImagesConfig,
+    seed: int,
+    checksums: Mapping[str, str] = OFFICIAL_SHA256,
+    progress: bool | None = None,
+) -> ImagesIngestResult:
+    """Ingest the configured image source into ``cfg.out_dir``.
+
+    Args:
+        cfg: the ``data.images`` section.
+        seed: seed of subsampling (Fashion-MNIST) or the train/test split (catalog).
+        checksums: expected SHA-256 of the decompressed Fashion-MNIST files (tests pass a
+            table for their synthetic files).
+        progress: show download progress bars; None = only on a terminal.
+
+    Returns:
+        Counts and timing of what was written.
+
+    Raises:
+        DataError: missing/corrupt input, checksum mismatch, or too many quarantined images;
+            ``cfg.out_dir`` is then left as it was.
+    """
+    start = time.perf_counter()
+    quarantine_report = None
+    if cfg.source == "fashion_mnist":
+        data = load_fashion_mnist(cfg.fashion_mnist, seed, checksums, progress)
+        train, test, origin, inputs, quarantined = data.train, data.test, data.origin, data.inputs, 0
+    else:
+        data = load_catalog(cfg.catalog, cfg.resolution, cfg.channels, seed)
+        train, test, origin, inputs = data.train, data.test, "catalog", data.inputs
+        quarantined, quarantine_report = len(data.quarantined), quarantine_csv(data.quarantined)
+    meta = {
+        "source": cfg.source,
+        "origin": origin,
+        "class_names": list(train.class_names),
+        "resolution": cfg.resolution,
+        "channels": cfg.channels,
+        "counts": {"train": len(train), "test": len(test), "quarantined": quarantined},
+        "class_counts": {"train": train.class_counts(), "test": test.class_counts()},
+        "seed": seed,
+        "inputs": inputs,
+    }
+    _check_shape(train, cfg)
+    with staged_outputs(cfg.out_dir) as stage:
+        write_images_npz(train, stage / "train.npz")
+        write_images_npz(test, stage / "test.npz")
+        if quarantine_report is not None:
+            (stage / "quarantine.csv").write_text(quarantine_report)
+        _write_json(meta, stage / "meta.json")
+    seconds = time.perf_counter() - start
+    log.info("ingested %d train + %d test images into %s", len(train), len(test), cfg.out_dir)
+    return ImagesIngestResult(
+        cfg.out_dir, cfg.source, len(train), len(test), len(train.class_names), quarantined, seconds
+    )
+
+
+def ingest_shoppers(cfg: ShoppersConfig, progress: bool | None = None) -> ShoppersIngestResult:
+    """Parse every configured Clothing-Fit source into ``cfg.out_dir/transactions.parquet``.
+
+    Args:
+        cfg: the ``data.shoppers`` section (sources are read in order and concatenated).
+        progress: show download progress bars; None = only on a terminal.
+
+    Returns:
+        Row counts per source and timing.
+
+    Raises:
+        DataError: a required source is missing or a file is malformed (naming file/line/field),
+            or no rows at all were read; ``cfg.out_dir`` is then left as it was.
+    """
+    start = time.perf_counter()
+    frames, sources = [], {}
+    for src in cfg.sources:
+        path = locate_shopper_source(src, cfg.download_dir, cfg.timeout_s, progress)
+        if path is None:
+            continue
+        frame = parse_clothing_fit(path, source=src.name, max_rows=cfg.max_rows)
+        frames.append(frame)
+        sources[src.name] = {"file": str(path), "sha256": sha256_file(path), "rows": len(frame)}
+        log.info("parsed %d rows of %s from %s", len(frame), src.name, path)
+    if not frames or not sum(len(f) for f in frames):
+        names = ", ".join(s.name for s in cfg.sources)
+        raise DataError(f"data.shoppers.sources ({names}): no transactions were read")
+    table = pd.concat(frames, ignore_index=True)[list(COLUMNS)]
+    meta = {"rows": len(table), "columns": list(COLUMNS), "max_rows": cfg.max_rows, "sources": sources}
+    with staged_outputs(cfg.out_dir) as stage:
+        table.to_parquet(stage / "transactions.parquet", index=False)
+        _write_json(meta, stage / "meta.json")
+    seconds = time.perf_counter() - start
+    return ShoppersIngestResult(cfg.out_dir, len(table), {k: v["rows"] for k, v in sources.items()}, seconds)
+
+
+def _check_shape(split: ImageSplit, cfg: ImagesConfig) -> None:
+    expected = (cfg.resolution, cfg.resolution, cfg.channels)
+    if len(split) and split.images.shape[1:] != expected:
+        raise DataError(
+            f"data.images: ingested images are {split.images.shape[1:]} but resolution/channels ask "
+            f"for {expected}"
+        )
+
+
+def _write_json(doc: dict, path: Path) -> None:
+    path.write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def result_dict(result: ImagesIngestResult | ShoppersIngestResult) -> dict:
+    """A JSON-friendly view of a result (for CLI output and benchmarks)."""
+    return json.loads(json.dumps(asdict(result), default=str))
