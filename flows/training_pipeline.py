@@ -52,6 +52,7 @@ def training_pipeline(
     overrides: list[str] | None = None,
     root: str = str(ROOT),
     push_data: bool = True,
+    until: str | None = None,
 ) -> list[StageOutcome]:
     """Run every stage of ``dvc.yaml`` in order under one MLflow parent run.
 
@@ -60,6 +61,7 @@ def training_pipeline(
         overrides: ``dotted.key=value`` params overrides.
         root: project root holding ``dvc.yaml`` and ``params.yaml``.
         push_data: push DVC outputs to the default remote at the end.
+        until: stop after this stage (e.g. ``validate_shoppers`` for the data stages only).
     """
     os.chdir(root)
     # validate params before any work; the stages then see the same profile and overrides
@@ -67,11 +69,16 @@ def training_pipeline(
     os.environ[PROFILE_ENV] = cfg.profile
     os.environ[OVERRIDES_ENV] = ";".join([os.environ.get(OVERRIDES_ENV, ""), *(overrides or [])]).strip(";")
 
+    stages = pipeline_stages(root)
+    if until is not None:
+        if until not in stages:
+            raise ValueError(f"--until {until!r}: no such stage in dvc.yaml (stages: {', '.join(stages)})")
+        stages = stages[: stages.index(until) + 1]
     outcomes: list[StageOutcome] = []
     with pipeline_run(cfg, root, flow_run_id=str(flow_run.get_id() or "")) as parent:
         import mlflow
 
-        for name in pipeline_stages(root):
+        for name in stages:
             outcome = run_stage(name, root)
             outcomes.append(outcome)
             mlflow.set_tag(f"stage.{name}", "ran" if outcome.ran else "cached")
@@ -98,8 +105,11 @@ def main() -> None:
     parser.add_argument("--profile", help="params profile (default: $FITTING_ROOM_PROFILE or default)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="key=value")
     parser.add_argument("--no-push", action="store_true", help="do not push DVC outputs")
+    parser.add_argument("--until", help="stop after this dvc.yaml stage")
     args = parser.parse_args()
-    outcomes = training_pipeline(profile=args.profile, overrides=args.overrides, push_data=not args.no_push)
+    outcomes = training_pipeline(
+        profile=args.profile, overrides=args.overrides, push_data=not args.no_push, until=args.until
+    )
     ran = [o.name for o in outcomes if o.ran and o.name != "configure"]
     print("pipeline finished: " + (f"re-ran {', '.join(ran)}" if ran else "everything up to date"))
 

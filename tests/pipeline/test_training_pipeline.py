@@ -1,0 +1,110 @@
+"""The Prefect flow over real DVC stages, tracked in a real MLflow store."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import mlflow
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from fitting_room.pipeline.dvc_stages import StageFailed
+
+pytestmark = pytest.mark.slow
+DATA_STAGES = ["configure", "ingest_images", "ingest_shoppers", "validate_images", "validate_shoppers"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect_api():
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def shopper_overrides(path) -> list[str]:
+    return [f"data.shoppers.sources=[{{name: renttherunway, path: {path}}}]"]
+
+
+def run_flow(project, overrides, **kwargs):
+    from flows.training_pipeline import training_pipeline
+
+    return training_pipeline(
+        profile="smoke", overrides=overrides, root=str(project), push_data=False, **kwargs
+    )
+
+
+@pytest.fixture(autouse=True)
+def _flows_importable(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
+
+
+def stage_runs(parent_id: str) -> dict[str, object]:
+    runs = mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string=f"tags.mlflow.parentRunId = '{parent_id}'",
+        output_format="list",
+    )
+    return {r.data.tags["stage"]: r for r in runs}
+
+
+def parent_runs():
+    return mlflow.search_runs(
+        search_all_experiments=True, filter_string="tags.stage = 'pipeline'", output_format="list"
+    )
+
+
+def test_data_stages_run_track_and_then_skip_when_unchanged(project):
+    overrides = shopper_overrides(project / "rtr.json")
+    first = run_flow(project, overrides, until="validate_shoppers")
+    assert [o.name for o in first] == DATA_STAGES
+    assert all(o.ran for o in first)
+    assert (project / "data/images/train.npz").exists()
+    assert (project / "data/shoppers/validated.parquet").exists()
+    assert json.loads((project / "reports/validation/shoppers.json").read_text())["success"] is True
+
+    (parent,) = parent_runs()
+    assert parent.info.status == "FINISHED"
+    children = stage_runs(parent.info.run_id)
+    assert set(children) == set(DATA_STAGES) - {"configure"}
+    for run in children.values():
+        assert run.data.tags["prefect_flow_run_id"] == parent.data.tags["prefect_flow_run_id"]
+        assert len(run.data.tags["git_commit"]) >= 40
+        assert run.data.tags["profile"] == "smoke"
+    assert "data/images" in json.loads(parent.data.tags["dvc_data_hashes"])
+
+    second = run_flow(project, overrides, until="validate_shoppers")
+    assert [o.name for o in second if o.ran] == ["configure"]
+
+
+def test_new_data_at_the_same_path_reruns_only_the_shopper_stages(project, write_rtr_lines):
+    overrides = shopper_overrides(project / "rtr.json")
+    run_flow(project, overrides, until="validate_shoppers")
+    write_rtr_lines(project / "rtr.json", 450, seed=1)
+    again = run_flow(project, overrides, until="validate_shoppers")
+    assert {o.name for o in again if o.ran} == {"configure", "ingest_shoppers", "validate_shoppers"}
+
+
+def test_failed_validation_stops_the_flow_before_downstream_stages(project, write_rtr_lines):
+    bad = {str(i): {"height": "9' 11\""} for i in range(0, 400, 4)}  # 25% impossible heights
+    write_rtr_lines(project / "bad.json", 400, **bad)
+    with pytest.raises(StageFailed, match="validate_shoppers"):
+        run_flow(project, shopper_overrides(project / "bad.json"))
+    assert not (project / "data/shoppers/validated.parquet").exists()
+    report = json.loads((project / "reports/validation/shoppers.json").read_text())
+    assert report["success"] is False
+    (parent,) = parent_runs()
+    assert parent.info.status == "FAILED"
+    ran = set(stage_runs(parent.info.run_id))
+    assert "validate_shoppers" in ran
+    assert not ran & {"train_gan", "evaluate_gan", "fit_recommender", "package"}
+
+
+def test_unknown_params_key_fails_before_any_stage(project):
+    from fitting_room.config import ConfigError
+
+    with pytest.raises(ConfigError, match="data.shoppers.max_rowz: unknown key"):
+        run_flow(project, ["data.shoppers.max_rowz=3"])
+    assert not (project / "build").exists()
+    assert not os.path.exists(project / "data")
