@@ -68,3 +68,15 @@ def test_resolved_config_refuses_another_profile(tmp_path):
 def test_missing_params_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="params file not found: .*nope.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_list_items_are_overridden_by_position():
+    cfg = load_config(PARAMS, overrides=["data.shoppers.sources.0.path=/tmp/rtr.json"])
+    assert str(cfg.data.shoppers.sources[0].path) == "/tmp/rtr.json"
+    with pytest.raises(ConfigError, match="'5' is not an index of a 1-item list"):
+        load_config(PARAMS, overrides=["data.shoppers.sources.5.path=x"])
+
+
+def test_overriding_inside_a_value_is_rejected():
+    with pytest.raises(ConfigError, match="'seed' is a value, not a section"):
+        load_config(PARAMS, overrides=["seed.x=1"])

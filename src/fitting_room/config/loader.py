@@ -132,14 +132,24 @@ def parse_override(item: str) -> tuple[str, Any]:
 def set_dotted(doc: dict, key: str, value: Any) -> dict:
     """Return a copy of ``doc`` with ``key`` (dotted path) set; parents are created."""
     out = copy.deepcopy(doc)
-    node = out
+    node: Any = out
     parts = key.split(".")
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"override {key}: {part!r} is a value, not a section")
-        node = child
-    node[parts[-1]] = value
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):  # list items by position: data.shoppers.sources.0.path=...
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"override {key}: {part!r} is not an index of a {len(node)}-item list")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {key}: {parts[i - 1]!r} is a value, not a section")
+        if last:
+            node[part] = value
+        else:
+            node = node.setdefault(part, {})
     return out
 
 
