@@ -1,11 +1,21 @@
-"""Fixtures of the validation tier."""
+"""Fixtures of the validation tier.
+
+The builders live in ``validation_builders.py`` next to this file; with pytest's importlib
+import mode test folders are not on ``sys.path``, so this tier puts its own folder there.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from validation_builders import make_images, write_images
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+from validation_builders import make_images, write_images  # noqa: E402
 
 
 @pytest.fixture

@@ -226,11 +226,19 @@ def _import_gx() -> Any:
 def _ephemeral_context(docs_dir: Path | None) -> Any:
     """A context that keeps suites and results in memory; only Data Docs touch the disk."""
     gx = _import_gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
 
-    context = gx.get_context(mode="ephemeral")
-    # tqdm bars per metric batch would flood DVC/Prefect logs
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        # tqdm bars per metric batch would flood DVC/Prefect logs
+        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+    )
+    context = gx.get_context(project_config=config, mode="ephemeral")
     if docs_dir is not None:
         context.add_data_docs_site(
             DOCS_SITE,
