@@ -1,0 +1,119 @@
+"""Throughput of the data stages on real data; prints ONE JSON object.
+
+Each measurement is one function returning a dict (or a ``{"skipped": reason}`` note when
+its input is missing), so further stages (validation) add a function and a line in
+:func:`main`. Run: ``.venv/bin/python benchmarks/ingest_validate.py [--shoppers PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+DEFAULT_SHOPPERS = ROOT.parent / "shared" / "data" / "rtr" / "renttherunway_dev.json.gz"
+SHOPPERS_ENV = "FITTING_ROOM_BENCH_SHOPPERS"
+
+
+def best_of(repeat: int, fn):
+    """Run ``fn`` ``repeat`` times; return (fastest seconds, last result)."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def measure_fashion_mnist_ingest(system_path: Path = DEBIAN_FASHION_MNIST, repeat: int = 1) -> dict:
+    """Full Fashion-MNIST ingest (60k + 10k: gunzip, SHA-256, parse, write npz + meta)."""
+    from fitting_room.config.data import FashionMnistConfig, ImagesConfig
+    from fitting_room.data.fashion_mnist import find_idx_files
+    from fitting_room.data.ingest import ingest_images
+
+    if find_idx_files(system_path) is None:
+        return {"skipped": f"Fashion-MNIST IDX files not found in {system_path}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        fm = FashionMnistConfig(system_path=system_path, download=False)
+        cfg = ImagesConfig(fashion_mnist=fm, out_dir=Path(tmp) / "images")
+        seconds, result = best_of(repeat, lambda: ingest_images(cfg, seed=0, progress=False))
+    rows = result.train_rows + result.test_rows
+    return {"rows": rows, "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds)}
+
+
+def measure_shopper_parsing(path: Path, repeat: int = 1) -> dict:
+    """Clothing-Fit JSON-lines parsing into the typed frame (no file writing)."""
+    from fitting_room.data.clothing_fit import parse_clothing_fit
+    from fitting_room.data.units import (
+        parse_bust_size,
+        parse_height_cm,
+        parse_number,
+        parse_review_date,
+        parse_weight_kg,
+    )
+
+    if not path.is_file():
+        return {"skipped": f"shopper file not found: {path} (pass --shoppers or ${SHOPPERS_ENV})"}
+
+    def parse_cold():
+        # memoised parsers would make repeats look faster than a fresh process
+        for parser in (parse_bust_size, parse_height_cm, parse_number, parse_review_date, parse_weight_kg):
+            parser.cache_clear()
+        return parse_clothing_fit(path)
+
+    seconds, frame = best_of(repeat, parse_cold)
+    return {
+        "file": str(path),
+        "rows": len(frame),
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(len(frame) / seconds),
+    }
+
+
+def measure_shopper_ingest(path: Path, repeat: int = 1) -> dict:
+    """The whole ``ingest_shoppers`` stage (parse + parquet + meta with file SHA-256)."""
+    from fitting_room.config.data import ShoppersConfig, ShopperSource
+    from fitting_room.data.ingest import ingest_shoppers
+
+    if not path.is_file():
+        return {"skipped": f"shopper file not found: {path}"}
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = ShoppersConfig(
+            sources=[ShopperSource(name="renttherunway", path=path)], out_dir=Path(tmp) / "shoppers"
+        )
+        seconds, result = best_of(repeat, lambda: ingest_shoppers(cfg, progress=False))
+    return {
+        "rows": result.rows,
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(result.rows / seconds),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shoppers", type=Path, default=Path(os.environ.get(SHOPPERS_ENV, DEFAULT_SHOPPERS)))
+    parser.add_argument("--fashion-mnist", type=Path, default=DEBIAN_FASHION_MNIST)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the fastest counts")
+    args = parser.parse_args(argv)
+    report = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "fashion_mnist_ingest": measure_fashion_mnist_ingest(args.fashion_mnist, args.repeat),
+        "shopper_parsing": measure_shopper_parsing(args.shoppers, args.repeat),
+        "shopper_ingest": measure_shopper_ingest(args.shoppers, args.repeat),
+    }
+    print(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()
