@@ -23,7 +23,7 @@ import pandas as pd
 from fitting_room.config.data import ImageValidationConfig, ValidationConfig
 from fitting_room.errors import DataError
 from fitting_room.validation.gx_runner import Batch, run_suites
-from fitting_room.validation.report import ValidationReport, raise_if_failed, write_report
+from fitting_room.validation.report import ValidationReport, clear_report, raise_if_failed, write_report
 
 SPLITS = ("train", "test")
 MOMENT_CHUNK = 8192  # images per float64 block: bounds memory to ~50 MB for 28x28 images
@@ -184,6 +184,7 @@ def validate_images(images_dir: Path, cfg: ValidationConfig) -> ValidationReport
         ValidationFailed: an expectation failed; the message lists each one.
     """
     images_dir = Path(images_dir)
+    clear_report(cfg.reports_dir, "images")
     meta = read_meta(images_dir)
     frames = {}
     for split in SPLITS:

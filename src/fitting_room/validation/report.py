@@ -58,6 +58,11 @@ def report_path(reports_dir: Path, stage: str) -> Path:
     return Path(reports_dir) / f"{stage}.json"
 
 
+def clear_report(reports_dir: Path, stage: str) -> None:
+    """Remove a previous run's summary, so it is never mistaken for this run's outcome."""
+    report_path(reports_dir, stage).unlink(missing_ok=True)
+
+
 def write_report(report: ValidationReport, reports_dir: Path) -> Path:
     """Write the JSON summary atomically and return its path."""
     path = report_path(reports_dir, report.stage)

@@ -23,7 +23,7 @@ import pandas as pd
 from fitting_room.config.data import ShopperValidationConfig, ValidationConfig
 from fitting_room.errors import DataError
 from fitting_room.validation.gx_runner import Batch, run_suites
-from fitting_room.validation.report import ValidationReport, raise_if_failed, write_report
+from fitting_room.validation.report import ValidationReport, clear_report, raise_if_failed, write_report
 
 FIT_LABELS = ("small", "fit", "large")
 SOURCES = ("renttherunway", "modcloth")
@@ -148,6 +148,7 @@ def validate_shoppers(shoppers_dir: Path, cfg: ValidationConfig) -> ValidationRe
         ValidationFailed: an expectation failed; the message lists each one.
     """
     shoppers_dir = Path(shoppers_dir)
+    clear_report(cfg.reports_dir, "shoppers")
     frame = read_transactions(shoppers_dir / "transactions.parquet")
     scfg = cfg.shoppers
     docs = Path(cfg.reports_dir) / "data_docs" / "shoppers"
