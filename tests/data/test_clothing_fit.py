@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -131,3 +132,15 @@ def test_required_source_that_cannot_be_downloaded_names_the_url(tmp_path, http_
 def test_optional_missing_source_is_skipped(tmp_path):
     src = ShopperSource(name="modcloth", path=tmp_path / "absent.json", required=False)
     assert locate_shopper_source(src, tmp_path / "downloads") is None
+
+
+SHARED_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "data" / "fixtures"
+
+
+@pytest.mark.skipif(not SHARED_FIXTURES.is_dir(), reason="../shared Clothing-Fit fixtures not available")
+@pytest.mark.parametrize("name", ["renttherunway_final_data_mini.json", "modcloth_final_data_mini.json"])
+def test_published_sample_files_parse_completely(name):
+    frame = parse_clothing_fit(SHARED_FIXTURES / name)
+    assert len(frame) == 100
+    assert set(frame["fit"]) <= {"small", "fit", "large"}
+    assert frame["height_cm"].notna().mean() > 0.9

@@ -88,8 +88,9 @@ def test_number_rejects_words_and_booleans():
         parse_number(True)
 
 
-def test_inches_become_cm():
-    assert parse_inches_cm("29") == pytest.approx(73.66)
+@pytest.mark.parametrize(("text", "cm"), [("29", 73.66), ("38.0", 96.52), ("37-39", 96.52)])
+def test_inches_become_cm_and_a_range_its_midpoint(text, cm):
+    assert parse_inches_cm(text) == pytest.approx(cm)
 
 
 @pytest.mark.parametrize("text", ["April 20, 2016", "Apr 20, 2016", "2016-04-20"])

@@ -47,6 +47,7 @@ FIT_LABELS = frozenset({"small", "fit", "large"})
 _HEIGHT = re.compile(r"""^\s*(\d+(?:\.\d+)?)\s*(?:'|ft)\s*(?:(\d+(?:\.\d+)?)\s*(?:"|''|in)?)?\s*$""")
 _WEIGHT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(lbs?|kg)\s*$")
 _BUST = re.compile(r"^\s*(\d{2}(?:\.\d+)?)\s*([a-z][a-z+/]*)?\s*$")
+_RANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%Y-%m-%d")
 
 
@@ -68,7 +69,13 @@ def parse_number(value: str | int | float) -> float:
 
 @lru_cache(maxsize=4096)
 def parse_inches_cm(value: str | int | float) -> float:
-    """A length published in inches (ModCloth waist, hips, bust, bra band) -> cm."""
+    """A length published in inches (ModCloth waist, hips, bust, bra band) -> cm.
+
+    A few shoppers give a range (``"37-39"``); its midpoint is the best single estimate.
+    """
+    match = _RANGE.match(value) if isinstance(value, str) else None
+    if match:
+        return (float(match[1]) + float(match[2])) / 2 * CM_PER_INCH
     return parse_number(value) * CM_PER_INCH
 
 
