@@ -8,6 +8,7 @@ from pydantic import Field
 
 from fitting_room.config.base import Section
 from fitting_room.config.data import DataConfig, ValidationConfig
+from fitting_room.config.gan import EvaluationConfig, GanConfig
 
 
 class TrackingConfig(Section):
@@ -24,6 +25,8 @@ class Config(Section):
     tracking: TrackingConfig = TrackingConfig()
     data: DataConfig
     validation: ValidationConfig = ValidationConfig()
+    gan: GanConfig = GanConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

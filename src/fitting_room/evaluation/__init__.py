@@ -1,0 +1,1 @@
+"""Generator evaluation: the domain classifier, the metric registry, and the quality-gated stage."""

@@ -1,0 +1,125 @@
+"""Side effects of GAN training, each in its own Keras callback: stopping, checkpoints, logs."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+
+def _finite(logs: dict[str, Any] | None) -> bool:
+    return all(math.isfinite(float(v)) for v in (logs or {}).values())
+
+
+class StopConditions(keras.callbacks.Callback):
+    """Stop at the step limit, at the wall-clock budget, or at the first non-finite loss."""
+
+    def __init__(self, max_steps: int, budget_seconds: float):
+        super().__init__()
+        self.max_steps = max_steps
+        self.budget_seconds = budget_seconds
+        self.reason = "steps"
+        self.bad_step: int | None = None
+        self._start = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        step = int(self.model.step.numpy())
+        if not _finite(logs):
+            self.reason, self.bad_step = "non_finite_loss", step
+            self.model.stop_training = True
+        elif step >= self.max_steps:
+            self.reason = "steps"
+            self.model.stop_training = True
+        elif time.monotonic() - self._start > self.budget_seconds:
+            self.reason = "budget"
+            self.model.stop_training = True
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Save the resume state every ``every`` steps, but only while losses are finite."""
+
+    def __init__(self, save: Callable[[], Any], every: int):
+        super().__init__()
+        self.save = save
+        self.every = every
+        self.last_saved: int | None = None
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        step = int(self.model.step.numpy())
+        if step % self.every == 0 and _finite(logs):
+            self.save()
+            self.last_saved = step
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """A tqdm bar over optimisation steps (with ETA), starting at the resumed step."""
+
+    def __init__(self, total: int, initial: int):
+        super().__init__()
+        self.total, self.initial = total, initial
+        self.bar: Any = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.total, initial=self.initial, unit="step", desc="train-gan", mininterval=2)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.bar.update(1)
+        if batch % 20 == 0 and logs:
+            self.bar.set_postfix({k: f"{float(v):.3f}" for k, v in logs.items()}, refresh=False)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Per epoch: losses, images/s and the monitor's quick quality metric into ``history``
+    and MLflow, plus a per-class sample grid image artifact."""
+
+    def __init__(
+        self,
+        batch_size: int,
+        sample: Callable[[], tuple[np.ndarray, np.ndarray]],
+        monitor: Callable[[], dict[str, float]] | None,
+        use_mlflow: bool,
+        grid_dir: Path | None = None,
+    ):
+        super().__init__()
+        self.batch_size = batch_size
+        self.sample, self.monitor = sample, monitor
+        self.use_mlflow = use_mlflow
+        self.grid_dir = grid_dir
+        self.history: list[dict[str, float]] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._t0 = time.monotonic()
+        self._step0 = int(self.model.step.numpy())
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        step = int(self.model.step.numpy())
+        seconds = max(time.monotonic() - self._t0, 1e-9)
+        record = {k: float(v) for k, v in (logs or {}).items()}
+        record["images_per_second"] = (step - self._step0) * self.batch_size / seconds
+        if self.monitor is not None and _finite(logs):
+            record.update(self.monitor())
+        record["step"] = step
+        self.history.append(record)
+        if self.use_mlflow:
+            self._log(record, step)
+
+    def _log(self, record: dict[str, float], step: int) -> None:
+        import mlflow
+        from PIL import Image
+
+        from fitting_room.gan.generate import image_grid
+
+        mlflow.log_metrics({k: v for k, v in record.items() if k != "step"}, step=step)
+        images, labels = self.sample()
+        mlflow.log_image(Image.fromarray(image_grid(images, labels)), f"samples/step_{step:07d}.png")
