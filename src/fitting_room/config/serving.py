@@ -1,0 +1,55 @@
+"""Config section for the BentoML service and its packaging (``serving:``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from fitting_room.config.base import Section
+
+
+class BatchingConfig(Section):
+    enabled: bool = True  # False = plain handler, one generator call per request (benchmark baseline)
+    max_batch_size: int = Field(64, ge=1, le=4096)  # images per generator call, at most
+    max_latency_ms: int = Field(1000, ge=1, le=60000)  # batch-queue deadline; queued longer -> 503
+
+
+class SmokeCheckConfig(Section):
+    startup_timeout_s: float = Field(180.0, gt=0)  # seconds for `bentoml serve` to become ready
+    request_timeout_s: float = Field(30.0, gt=0)  # seconds per smoke request
+    latency_budget_ms: float = Field(1000.0, gt=0)  # every warm smoke request must answer within this
+    repeats: int = Field(5, ge=1, le=100)  # warm calls per endpoint; the slowest is checked
+
+
+class ServingConfig(Section):
+    bento_name: str = Field("fitting-room", min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    bentofile: Path = Path("bentofile.yaml")  # BentoML build file (top level)
+    build_ctx: Path = Path("src")  # build context: the bento ships the fitting_room package from here
+    out_dir: Path = Path("models/bento")  # exported .bento archive + current.json (DVC out)
+    reports_dir: Path = Path("reports/serving")  # smoke_check.json (DVC metrics)
+    host: str = "127.0.0.1"  # bind address; loopback by default, 0.0.0.0 only on purpose
+    port: int = Field(3000, ge=1, le=65535)  # HTTP port of `fitting-room serve`
+    workers: int = Field(1, ge=1, le=64)  # server processes (each loads every model)
+    threads: int = Field(4, ge=1, le=64)  # threads per worker running synchronous handlers
+    timeout_s: int = Field(30, ge=1, le=3600)  # request timeout, seconds
+    max_concurrency: int = Field(256, ge=1)  # requests in flight per worker before 503
+    max_request_bytes: int = Field(65536, ge=1024)  # larger request bodies get 413
+    max_images: int = Field(16, ge=1, le=256)  # upper bound of n in /generate
+    max_k: int = Field(50, ge=1, le=1000)  # upper bound of k in /recommend
+    max_sizes: int = Field(30, ge=1, le=200)  # sizes asked about in one /fit request, at most
+    max_history: int = Field(200, ge=0, le=10000)  # history items in one shopper profile, at most
+    preview_cache: int = Field(4096, ge=0, le=1_000_000)  # item previews kept in memory (LRU); 0 = off
+    preview_seed: int = Field(0, ge=0)  # base seed of item preview images (per item: hash of its id)
+    batching: BatchingConfig = BatchingConfig()
+    smoke_check: SmokeCheckConfig = SmokeCheckConfig()
+
+    @model_validator(mode="after")
+    def _batch_holds_a_request(self) -> ServingConfig:
+        largest = max(self.max_images, self.max_k)
+        if self.batching.max_batch_size < largest:
+            raise ValueError(
+                f"batching.max_batch_size ({self.batching.max_batch_size}) must be >= max_images and "
+                f"max_k ({largest}) so one request's images fit in one generator call"
+            )
+        return self

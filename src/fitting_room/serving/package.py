@@ -1,0 +1,225 @@
+"""The ``package`` stage: champion models -> BentoML model store -> bento -> smoke check -> current.
+
+1. Each served role's MLflow ``champion`` version is downloaded and imported into the BentoML
+   model store, labelled with its lineage (MLflow name/version/run, git commit, DVC data
+   version, params hash) -- ``GET /info`` returns these labels at serving time.
+2. The bento is built from ``bentofile.yaml`` with the resolved ``serving`` params as bento
+   arguments and the exact model tags pinned.
+3. The smoke check serves the new bento on a free loopback port and calls every endpoint.
+   Only when it passes does the bento become *current*: exported to ``models/bento/`` and
+   named in ``models/bento/current.json``. A failed check deletes the new bento, so both
+   ``current.json`` and the store's ``latest`` still point at the previous one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fitting_room.config import Config, config_hash
+from fitting_room.errors import FittingRoomError, GateFailed
+from fitting_room.serving.args import ADVISOR_MODEL, GENERATOR_MODEL, RECOMMENDER_MODEL, service_args
+
+CURRENT_FILE = "current.json"
+LINEAGE_TAGS = ("git_commit", "data_version", "params_hash", "profile")
+
+
+@dataclass(frozen=True)
+class ImportedModel:
+    role: str
+    registered_name: str
+    mlflow_version: str
+    bentoml_tag: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    bento_tag: str
+    archive: Path
+    models: tuple[ImportedModel, ...]
+    smoke: dict[str, Any]
+
+
+def served_roles(cfg: Config) -> dict[str, tuple[str, str]]:
+    """Role -> (MLflow registered name, BentoML model name) for every model the service loads."""
+    return {
+        "generator": (cfg.evaluation.registered_model, GENERATOR_MODEL),
+        "advisor": (cfg.recommender.registered_advisor, ADVISOR_MODEL),
+        "recommender": (cfg.recommender.registered_recommender, RECOMMENDER_MODEL),
+    }
+
+
+def import_champion(
+    client: Any, role: str, registered: str, bento_name: str, fallback: dict
+) -> ImportedModel:
+    """Copy the ``champion`` version of one registered model into the BentoML model store.
+
+    Raises:
+        FittingRoomError: naming the registered model when it has no champion.
+    """
+    import bentoml
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        version = client.get_model_version_by_alias(registered, "champion")
+    except MlflowException:
+        raise FittingRoomError(
+            f"registered model {registered!r} has no 'champion' alias; run its training stage "
+            "(its quality gate assigns the alias) before packaging"
+        ) from None
+    run_tags = client.get_run(version.run_id).data.tags if version.run_id else {}
+    labels = {
+        "role": role,
+        "mlflow_model": registered,
+        "mlflow_version": str(version.version),
+        "mlflow_run_id": str(version.run_id or ""),
+        **{key: str(run_tags.get(key) or fallback.get(key, "unknown")) for key in LINEAGE_TAGS},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{registered}@champion", dst_path=tmp
+        )
+        with bentoml.models.create(
+            bento_name, labels=labels, metadata={"mlflow_source": str(version.source)}
+        ) as model:
+            shutil.copytree(local, model.path, dirs_exist_ok=True)
+    return ImportedModel(role, registered, str(version.version), str(model.tag), labels)
+
+
+def build_bento(cfg: Config, args: dict[str, Any], labels: dict[str, str], root: Path) -> str:
+    """``bentoml build`` in a subprocess (the service module reads its arguments on import).
+
+    Returns:
+        The new bento's tag.
+    """
+    serving = cfg.serving
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+        yaml.safe_dump(args, fh)
+        arg_file = fh.name
+    cmd = [
+        str(Path(sys.executable).with_name("bentoml")),
+        "build",
+        "-f",
+        str(root / serving.bentofile),
+        "--name",
+        serving.bento_name,
+        "--arg-file",
+        arg_file,
+        "-o",
+        "tag",
+    ]
+    for key, value in labels.items():
+        cmd += ["--label", f"{key}={value}"]
+    cmd.append(str(root / serving.build_ctx))
+    env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true"}
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
+    finally:
+        os.unlink(arg_file)
+    tags = [line.split("__tag__:", 1)[1].strip() for line in done.stdout.splitlines() if "__tag__:" in line]
+    if done.returncode != 0 or not tags:
+        raise FittingRoomError(f"bentoml build -f {serving.bentofile} failed:\n{done.stderr[-3000:]}")
+    return tags[-1]
+
+
+def package(cfg: Config, root: str | Path = ".") -> PackageResult:
+    """Run the package stage (see the module docstring).
+
+    Raises:
+        FittingRoomError: a model has no champion, or the build fails.
+        GateFailed: the smoke check failed; the previous bento stays current.
+    """
+    import bentoml
+    import mlflow
+
+    from fitting_room.serving.smoke import smoke_check
+    from fitting_room.tracking.mlflow_runs import lineage_tags, log_flat_params, stage_run
+
+    root = Path(root).resolve()
+    serving = cfg.serving
+    with stage_run(cfg, "package", root) as run:
+        log_flat_params(cfg.as_dict()["serving"], "serving")
+        client = mlflow.MlflowClient()
+        fallback = lineage_tags(cfg, root)
+        models = tuple(
+            import_champion(client, role, registered, bento_name, fallback)
+            for role, (registered, bento_name) in served_roles(cfg).items()
+        )
+        args = service_args(serving, {m.role: m.bentoml_tag for m in models})
+        labels = {
+            "git_commit": fallback["git_commit"],
+            "data_version": fallback["data_version"],
+            "params_hash": config_hash(cfg),
+            "profile": cfg.profile,
+            "mlflow_run_id": run.info.run_id,
+            **{f"{m.role}_version": m.mlflow_version for m in models},
+        }
+        bento_tag = build_bento(cfg, args, labels, root)
+        mlflow.set_tag("bento", bento_tag)
+        reports = root / serving.reports_dir
+        reports.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            smoke = smoke_check(bento_tag, serving, Path(tmp) / "serve.log")
+        _write_json(reports / "smoke_check.json", smoke)
+        mlflow.log_metrics({k: v for k, v in smoke.items() if isinstance(v, int | float)})
+        mlflow.log_artifact(str(reports / "smoke_check.json"), artifact_path="serving")
+        if not smoke["passed"]:
+            bentoml.delete(bento_tag)
+            raise GateFailed(
+                f"smoke check of {bento_tag} failed; the previous bento stays current:\n"
+                + "\n".join(f"  - {p}" for p in smoke["problems"])
+            )
+        archive = promote(bento_tag, models, smoke, root / serving.out_dir)
+        mlflow.log_artifact(str(root / serving.out_dir / CURRENT_FILE), artifact_path="serving")
+    return PackageResult(bento_tag, archive, models, smoke)
+
+
+def promote(bento_tag: str, models: tuple[ImportedModel, ...], smoke: dict, out_dir: Path) -> Path:
+    """Make a smoke-checked bento current: export its archive, then name it in ``current.json``."""
+    import bentoml
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = bento_tag.split(":", 1)[0]
+    archive = out_dir / f"{name}.bento"
+    partial = out_dir / f".{name}.bento.partial"
+    bentoml.export_bento(bento_tag, str(partial))
+    exported = partial if partial.exists() else Path(f"{partial}.bento")
+    os.replace(exported, archive)
+    doc = {
+        "bento": bento_tag,
+        "archive": archive.name,
+        "models": [asdict(m) for m in models],
+        "smoke_check": {k: v for k, v in smoke.items() if k != "calls"},
+    }
+    _write_json(out_dir / CURRENT_FILE, doc)
+    return archive
+
+
+def current_bento(cfg: Config, root: str | Path = ".") -> str:
+    """The tag of the current (smoke-checked) bento.
+
+    Raises:
+        FittingRoomError: when nothing was packaged yet.
+    """
+    path = Path(root) / cfg.serving.out_dir / CURRENT_FILE
+    if not path.exists():
+        raise FittingRoomError(f"{path} not found: run `fitting-room package` first")
+    return json.loads(path.read_text())["bento"]
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)

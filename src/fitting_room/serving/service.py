@@ -1,0 +1,156 @@
+"""The BentoML service: the fitting room (``/generate``) and the shopping guide (``/recommend``,
+``/fit``), their lineage (``/info``), the shopper page (``/shop/``), and BentoML's own
+``/livez``, ``/readyz`` and ``/metrics``.
+
+This module is BentoML's entry point (``bentofile.yaml``), so -- unlike the rest of the
+package -- defining the service here reads the bento arguments: BentoML fixes HTTP, traffic
+and batching options when the class is defined. Models load in a background thread at start,
+and ``/readyz`` answers 200 only once every model is loaded and warmed up.
+
+Image generation goes through :meth:`FittingRoom.render`, a batchable API: concurrent
+``/generate`` and ``/recommend`` requests call it through the service's own proxy, and
+BentoML's adaptive dispatcher merges their images into shared generator calls. With
+``batching=false`` the handlers call the generator directly, once per request (the baseline
+the benchmark compares against).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import bentoml
+from bentoml.exceptions import BentoMLException
+
+from fitting_room.serving.args import ServiceArgs
+from fitting_room.serving.limits import BodySizeLimit
+from fitting_room.serving.page import shop_page
+from fitting_room.serving.schemas import (
+    GeneratedImages,
+    ImageJob,
+    ServiceInfo,
+    api_models,
+)
+
+log = logging.getLogger("fitting_room.serving")
+
+ARGS: ServiceArgs = bentoml.use_arguments(ServiceArgs)
+API = api_models(ARGS.max_images, ARGS.max_k, ARGS.max_sizes)
+
+
+def rejection(err: Any) -> Any:
+    """A 4xx JSON answer naming the field, shaped like BentoML's own validation errors."""
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"error": str(err), "field": err.field}, status_code=err.status)
+
+
+class NotReady(BentoMLException):
+    def __init__(self) -> None:
+        from http import HTTPStatus
+
+        super().__init__("models are still loading; retry when /readyz answers 200", HTTPStatus(503))
+
+
+@bentoml.asgi_app(shop_page(), path="/shop", name="shop")
+@bentoml.service(
+    name="fitting_room",
+    description="GAN virtual fitting room and AI shopping guide",
+    http={"host": ARGS.host, "port": ARGS.port},
+    traffic={"timeout": ARGS.timeout_s, "max_concurrency": ARGS.max_concurrency},
+    workers=ARGS.workers,
+    threads=ARGS.threads,
+    metrics={"enabled": True},
+)
+class FittingRoom:
+    generator_model = bentoml.models.BentoModel(ARGS.generator_model)
+
+    def __init__(self) -> None:
+        self.studio: Any = None
+        self.error: str | None = None
+        self._loaded = threading.Event()
+        threading.Thread(target=self._load, name="load-models", daemon=True).start()
+
+    def _load(self) -> None:
+        from fitting_room.serving.bundle import load_drawer
+        from fitting_room.serving.studio import Studio
+
+        try:
+            studio = Studio(load_drawer(self.generator_model.path))
+            studio.render(studio.plan(0, 1, 0))  # warm-up: the first call traces the graph
+            self.studio = studio
+            self._loaded.set()
+            log.info("models loaded: generator %s", self.generator_model.tag)
+        except Exception as err:  # readiness must report it, the process must not die silently
+            self.error = f"{type(err).__name__}: {err}"
+            log.exception("loading models failed")
+
+    def __is_ready__(self) -> bool:
+        return self._loaded.is_set()
+
+    def _ready_studio(self) -> Any:
+        if not self._loaded.is_set():
+            raise NotReady()
+        return self.studio
+
+    @bentoml.api(batchable=True, max_batch_size=ARGS.max_batch_size, max_latency_ms=ARGS.max_latency_ms)
+    def render(self, jobs: list[ImageJob]) -> list[str]:
+        """Draw a batch of image jobs in one generator call (base64 PNGs, in order)."""
+        return self._ready_studio().render(jobs)
+
+    async def _render(self, jobs: list[ImageJob]) -> list[str]:
+        if not jobs:
+            return []
+        if ARGS.batching:
+            return await self.to_async.render(jobs)
+        import anyio
+
+        return await anyio.to_thread.run_sync(self._ready_studio().render, jobs)
+
+    @bentoml.api(route="/generate", input_spec=API.GenerateRequest, output_spec=GeneratedImages)
+    async def generate(
+        self, category: str | int, n: int = 1, seed: int = 0, interpolate_to: int | None = None
+    ) -> GeneratedImages:
+        """Generate ``n`` garment images of a category; same seed, same images."""
+        from fitting_room.serving.studio import RequestError
+
+        studio = self._ready_studio()
+        try:
+            label = studio.category_index(category)
+            jobs = studio.plan(label, n, seed, interpolate_to)
+        except RequestError as err:
+            return rejection(err)
+        images = await self._render(jobs)
+        return GeneratedImages(
+            category=studio.class_names[label],
+            category_index=label,
+            seeds=[job.seed for job in jobs],
+            steps=[job.t for job in jobs],
+            images=images,
+        )
+
+    @bentoml.api(route="/info", output_spec=ServiceInfo)
+    def info(self) -> ServiceInfo:
+        """Lineage: the bento and each model (MLflow version, git commit, data and params hashes)."""
+        from bentoml._internal.context import server_context
+
+        stored = {"generator": self.generator_model}
+        models = {
+            role: {"tag": str(model.tag), "labels": dict(model.info.labels)} for role, model in stored.items()
+        }
+        bento = f"{server_context.bento_name}:{server_context.bento_version}"
+        return ServiceInfo(
+            bento=bento,
+            models=models,
+            categories=self.studio.class_names if self.studio else [],
+            limits={"max_images": ARGS.max_images, "max_k": ARGS.max_k, "max_sizes": ARGS.max_sizes},
+            batching={
+                "enabled": ARGS.batching,
+                "max_batch_size": ARGS.max_batch_size,
+                "max_latency_ms": ARGS.max_latency_ms,
+            },
+        )
+
+
+FittingRoom.add_asgi_middleware(BodySizeLimit, max_bytes=ARGS.max_request_bytes)
