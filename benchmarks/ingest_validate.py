@@ -1,4 +1,4 @@
-"""Throughput of the data stages on real data; prints ONE JSON object.
+"""Throughput of the data and validation stages on real data; prints ONE JSON object.
 
 Each measurement is one function returning a dict (or a ``{"skipped": reason}`` note when
 its input is missing), so further stages (validation) add a function and a line in
@@ -95,6 +95,77 @@ def measure_shopper_ingest(path: Path, repeat: int = 1) -> dict:
     }
 
 
+def measure_gx_import() -> dict:
+    """Seconds to import Great Expectations in a fresh interpreter (paid once per validate stage)."""
+    import subprocess
+    import sys
+
+    code = "import time; t = time.perf_counter(); import great_expectations; print(time.perf_counter() - t)"
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "false"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    return {"seconds": round(float(out.stdout.strip().splitlines()[-1]), 3)}
+
+
+def measure_image_validation(system_path: Path = DEBIAN_FASHION_MNIST, repeat: int = 1) -> dict:
+    """``validate_images`` on the full 60k + 10k Fashion-MNIST (stats, GX suites, Data Docs)."""
+    from fitting_room.config.data import FashionMnistConfig, ImagesConfig, ValidationConfig
+    from fitting_room.data.fashion_mnist import find_idx_files
+    from fitting_room.data.ingest import ingest_images
+    from fitting_room.validation.gx_runner import import_gx
+    from fitting_room.validation.images import validate_images
+
+    if find_idx_files(system_path) is None:
+        return {"skipped": f"Fashion-MNIST IDX files not found in {system_path}"}
+    import_gx()  # measured separately (measure_gx_import)
+    with tempfile.TemporaryDirectory() as tmp:
+        fm = FashionMnistConfig(system_path=system_path, download=False)
+        images_dir = Path(tmp) / "images"
+        ingest_images(ImagesConfig(fashion_mnist=fm, out_dir=images_dir), seed=0, progress=False)
+        cfg = ValidationConfig(reports_dir=Path(tmp) / "reports")
+        seconds, report = best_of(repeat, lambda: validate_images(images_dir, cfg))
+    rows = report.counts["train_rows"] + report.counts["test_rows"]
+    return {
+        "images": rows,
+        "seconds": round(seconds, 3),
+        "images_per_second": round(rows / seconds),
+        "train_duplicates": report.counts["train_duplicates"],
+        "leaked_test_images": report.counts["leaked_test_images"],
+    }
+
+
+def measure_shopper_validation(path: Path, repeat: int = 1) -> dict:
+    """``validate_shoppers`` on the parsed file (GX suite, range clean-up, validated.parquet)."""
+    import yaml
+
+    from fitting_room.config.data import ShoppersConfig, ShopperSource, ValidationConfig
+    from fitting_room.data.ingest import ingest_shoppers
+    from fitting_room.errors import ValidationFailed
+    from fitting_room.validation.gx_runner import import_gx
+    from fitting_room.validation.shoppers import validate_shoppers
+
+    if not path.is_file():
+        return {"skipped": f"shopper file not found: {path}"}
+    import_gx()
+    with tempfile.TemporaryDirectory() as tmp:
+        shoppers_dir = Path(tmp) / "shoppers"
+        source = ShopperSource(name="renttherunway", path=path)
+        ingest_shoppers(ShoppersConfig(sources=[source], out_dir=shoppers_dir), progress=False)
+        # the project's thresholds, so the benchmark also says whether the real data passes them
+        section = yaml.safe_load((ROOT / "params.yaml").read_text())["validation"]
+        cfg = ValidationConfig.model_validate({**section, "reports_dir": Path(tmp) / "reports"})
+        try:
+            seconds, report = best_of(repeat, lambda: validate_shoppers(shoppers_dir, cfg))
+        except ValidationFailed as err:
+            return {"failed": str(err)}
+    rows = report.counts["rows"]
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 3),
+        "rows_per_second": round(rows / seconds),
+        "out_of_range_values": report.counts["out_of_range_values"],
+    }
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shoppers", type=Path, default=Path(os.environ.get(SHOPPERS_ENV, DEFAULT_SHOPPERS)))
@@ -110,6 +181,9 @@ def main(argv: list[str] | None = None) -> dict:
         "fashion_mnist_ingest": measure_fashion_mnist_ingest(args.fashion_mnist, args.repeat),
         "shopper_parsing": measure_shopper_parsing(args.shoppers, args.repeat),
         "shopper_ingest": measure_shopper_ingest(args.shoppers, args.repeat),
+        "gx_import": measure_gx_import(),
+        "image_validation": measure_image_validation(args.fashion_mnist, args.repeat),
+        "shopper_validation": measure_shopper_validation(args.shoppers, args.repeat),
     }
     print(json.dumps(report, indent=2))
     return report

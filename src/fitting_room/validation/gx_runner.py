@@ -79,7 +79,7 @@ def run_suites(
     Returns:
         One result per batch, in order.
     """
-    gx = _import_gx()
+    gx = import_gx()
     staging = _staging_dir(docs_dir) if docs_dir is not None else None
     try:
         context = _ephemeral_context(staging)
@@ -215,7 +215,8 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _import_gx() -> Any:
+def import_gx() -> Any:
+    """The great_expectations module, imported on first use with analytics off."""
     # GX would otherwise phone home; respect an explicit user choice
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
@@ -225,7 +226,7 @@ def _import_gx() -> Any:
 
 def _ephemeral_context(docs_dir: Path | None) -> Any:
     """A context that keeps suites and results in memory; only Data Docs touch the disk."""
-    gx = _import_gx()
+    gx = import_gx()
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
