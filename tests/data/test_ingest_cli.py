@@ -21,11 +21,21 @@ from typer.testing import CliRunner
 
 from fitting_room.cli import app
 
-PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+PROJECT_PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+# the smallest params file the config accepts: every other section has defaults, so these
+# tests do not depend on how other stages tune the project's params.yaml
+MINIMAL_PARAMS = "data:\n  shoppers:\n    sources: [{name: renttherunway, path: rtr.json}]\n"
 
 
-def invoke(*args: str):
-    result = CliRunner().invoke(app, ["--params", str(PARAMS), *args])
+@pytest.fixture(autouse=True)
+def params_file(tmp_path) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(MINIMAL_PARAMS)
+    return path
+
+
+def invoke(*args: str, params: Path = Path("params.yaml")):
+    result = CliRunner().invoke(app, ["--params", str(params), *args])
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
@@ -83,7 +93,7 @@ def test_ingest_shoppers_logs_rows_per_source(tmp_path, monkeypatch, mlflow_uri)
 def test_console_command_turns_a_checksum_mismatch_into_one_line_and_exit_code_2(tmp_path, mlflow_uri):
     make_fashion_mnist(tmp_path / "fm")  # synthetic files cannot match the official checksums
     command = [
-        sys.executable, "-m", "fitting_room", "--params", str(PARAMS),
+        sys.executable, "-m", "fitting_room", "--params", "params.yaml",
         "--set", f"data.images.fashion_mnist.path={tmp_path / 'fm'}",
         "--set", f"data.images.out_dir={tmp_path / 'images'}",
         "ingest", "images",
@@ -99,7 +109,8 @@ def test_console_command_turns_a_checksum_mismatch_into_one_line_and_exit_code_2
 def test_smoke_profile_ingests_the_real_debian_files(tmp_path, monkeypatch, mlflow_uri):
     monkeypatch.chdir(tmp_path)
     result = invoke(
-        "--profile", "smoke", "--set", f"data.images.out_dir={tmp_path}/images", "ingest", "images"
-    )
+        "--profile", "smoke", "--set", f"data.images.out_dir={tmp_path}/images", "ingest", "images",
+        params=PROJECT_PARAMS,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert finished_run("ingest_images")["metrics.train_rows"] == 2000

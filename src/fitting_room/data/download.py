@@ -7,6 +7,7 @@ like a finished one.
 
 from __future__ import annotations
 
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -62,8 +63,9 @@ def download_file(url: str, dest: str | Path, timeout_s: float = 60.0, progress:
         raise DataError(f"download of {url} failed: HTTP {err.code} {err.reason}") from None
     except urllib.error.URLError as err:
         raise DataError(f"download of {url} failed: {err.reason}") from None
-    except (TimeoutError, OSError) as err:
-        raise DataError(f"download of {url} failed: {err}") from None
+    except (TimeoutError, OSError, http.client.HTTPException) as err:
+        # IncompleteRead (connection closed mid-body) is an HTTPException, not an OSError
+        raise DataError(f"download of {url} failed: {type(err).__name__}: {err}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
     return dest
