@@ -1,0 +1,168 @@
+"""Serving benchmark: p50/p99 latency and requests/s against real `bentoml serve` processes.
+
+Starts the bento twice on free loopback ports -- adaptive batching on, and the no-batching
+baseline (`--arg batching=false`: the same models called once per request in a plain
+handler) -- and drives both with the same load: /generate n=1 and n=16, /recommend k=10, at
+concurrency 1, 8 and 32. Then a soak on /generate samples the server's resident memory.
+Prints one JSON object.
+
+    python benchmarks/serve_latency.py                      # the current bento
+    python benchmarks/serve_latency.py --target fitting_room.serving.service:FittingRoom \\
+        --working-dir src --seconds 10 --soak-minutes 0.5  # quick check from source
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from fitting_room.serving.server import running_server
+from fitting_room.serving.smoke import SAMPLE_PROFILE
+
+WORKLOADS = {
+    "generate_n1": ("/generate", {"category": "dress", "n": 1, "seed": 0}),
+    "generate_n16": ("/generate", {"category": "dress", "n": 16, "seed": 0}),
+    "recommend_k10": ("/recommend", {"profile": SAMPLE_PROFILE, "k": 10}),
+}
+
+
+async def drive(url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict:
+    """Closed-loop load: ``concurrency`` clients send back-to-back requests for ``seconds``."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
+        async def worker(i: int) -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                payload = {**body, "seed": i} if "seed" in body else body
+                start = time.perf_counter()
+                try:
+                    response = await client.post(path, json=payload)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append(time.perf_counter() - start)
+                errors += 0 if ok else 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2) if len(ms) else None,
+        "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None,
+    }
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the server's workers), MB."""
+    total = 0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        pids += [int(c) for c in children]
+    return total / 1024
+
+
+def bench_server(url: str, concurrencies: list[int], seconds: float, workloads: list[str]) -> dict:
+    results = {}
+    for name in workloads:
+        path, body = WORKLOADS[name]
+        if httpx.post(url + path, json=body, timeout=60).status_code != 200:
+            results[name] = {"skipped": f"{path} not served"}
+            continue
+        asyncio.run(drive(url, path, body, 4, min(seconds, 3)))  # warm-up (graph shapes, caches)
+        results[name] = {f"c{c}": asyncio.run(drive(url, path, body, c, seconds)) for c in concurrencies}
+    return results
+
+
+def soak(server, minutes: float, concurrency: int) -> dict:
+    """Load /generate for ``minutes`` and sample RSS; flat means within +-10% of the first sample."""
+    path, body = WORKLOADS["generate_n1"]
+    samples = []
+    end = time.monotonic() + minutes * 60
+    window = max(5.0, minutes * 60 / 10)
+    errors = requests = 0
+    while time.monotonic() < end:
+        span = min(window, end - time.monotonic() + 0.1)
+        out = asyncio.run(drive(server.url, path, body, concurrency, span))
+        errors += out["errors"]
+        requests += out["requests"]
+        samples.append(round(rss_mb(server.process.pid), 1))
+    drift = (max(samples) - samples[0]) / samples[0] if samples else 0.0
+    return {
+        "minutes": minutes,
+        "requests": requests,
+        "errors": errors,
+        "rss_mb": samples,
+        "rss_drift": round(drift, 4),
+        "flat": abs(drift) <= 0.10,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--target", help="bento tag or module:Service (default: current bento)")
+    parser.add_argument("--working-dir", help="source folder when --target is module:Service")
+    parser.add_argument("--seconds", type=float, default=20.0, help="seconds per load point")
+    parser.add_argument("--concurrency", default="1,8,32", help="comma-separated client counts")
+    parser.add_argument("--soak-minutes", type=float, default=5.0, help="memory soak length (0 = skip)")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated workload names")
+    opts = parser.parse_args()
+
+    target = opts.target
+    if target is None:
+        from fitting_room.config import load_config
+        from fitting_room.serving.package import current_bento
+
+        target = current_bento(load_config())
+    concurrencies = [int(c) for c in opts.concurrency.split(",")]
+    workloads = opts.workloads.split(",")
+    report: dict = {"target": target, "seconds_per_point": opts.seconds, "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode, args in (("batched", {"batching": True}), ("baseline", {"batching": False})):
+            with running_server(
+                target, Path(tmp) / f"{mode}.log", args=args, working_dir=opts.working_dir
+            ) as server:
+                report[mode] = bench_server(server.url, concurrencies, opts.seconds, workloads)
+                if mode == "batched" and opts.soak_minutes > 0:
+                    report["soak"] = soak(server, opts.soak_minutes, concurrency=8)
+    top = f"c{max(concurrencies)}"
+    try:
+        batched, base = report["batched"]["generate_n1"][top], report["baseline"]["generate_n1"][top]
+        report["targets"] = {
+            "generate_n1_speedup": round(batched["rps"] / base["rps"], 2),
+            "generate_n1_speedup_ok": batched["rps"] >= 3 * base["rps"],
+            "generate_n1_p99_ok": batched["p99_ms"] < 250,
+        }
+        rec = report["batched"].get("recommend_k10", {}).get("c8")
+        if rec:
+            report["targets"]["recommend_p99_ok"] = rec["p99_ms"] < 100
+    except KeyError:
+        pass
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
