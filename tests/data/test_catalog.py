@@ -133,6 +133,20 @@ def test_missing_file_and_missing_category_are_quarantined(tmp_path):
     }
 
 
+def test_duplicate_item_and_path_outside_the_folder_are_quarantined(tmp_path):
+    rows, images = catalog_rows(n_per_class=20)
+    garment_photo().save(tmp_path / "outside.png")
+    rows += [
+        {"item_id": "dress-1", "image": "img/dress-3.png", "category": "dress", "colour": ""},
+        {"item_id": "escape", "image": "../outside.png", "category": "dress", "colour": ""},
+    ]
+    data = load_catalog(CatalogConfig(dir=make_catalog(tmp_path / "shop", rows, images)), 16, 1, seed=0)
+    assert [q.reason for q in data.quarantined] == [
+        "duplicate item_id 'dress-1' (first at row 1)",
+        "image path outside the catalog folder",
+    ]
+
+
 def test_ingest_writes_the_quarantine_report_next_to_the_outputs(tmp_path):
     rows, images = catalog_rows(n_per_class=20)
     rows.append({"item_id": "odd", "image": "img/odd.png", "category": "dress", "colour": "red"})

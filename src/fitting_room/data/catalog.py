@@ -105,6 +105,24 @@ def _flatten_alpha(img):
     return img
 
 
+def reject_reason(
+    item_id: str, file: str, category: str, known: list[str] | None, first_row: dict[str, int], folder: Path
+) -> str | None:
+    """Why a catalog row cannot be used before its image is even opened; None if it can."""
+    if not category:
+        return "missing category"
+    if known is not None and category not in known:
+        return f"category {category!r} not in data.images.catalog.class_names"
+    if not file:
+        return "missing image path"
+    if item_id in first_row:
+        # a second row would put the same product in train and test (leakage)
+        return f"duplicate item_id {item_id!r} (first at row {first_row[item_id]})"
+    if not (folder / file).resolve().is_relative_to(folder.resolve()):
+        return "image path outside the catalog folder"
+    return None
+
+
 def load_catalog(cfg: CatalogConfig, resolution: int, channels: int, seed: int) -> CatalogData:
     """Read a catalog folder into stratified train/test splits plus a quarantine report.
 
@@ -125,16 +143,11 @@ def load_catalog(cfg: CatalogConfig, resolution: int, channels: int, seed: int) 
     rows = read_catalog_table(table_path)
     known = list(cfg.class_names) if cfg.class_names else None
     images, categories, item_ids, quarantined, fingerprints = [], [], [], [], []
+    first_row: dict[str, int] = {}  # item_id -> row it was first accepted at
     for i, row in enumerate(rows):
         item_id, file, category = (str(row.get(c) or "").strip() for c in REQUIRED_COLUMNS)
-        reason = None
-        if not category:
-            reason = "missing category"
-        elif known is not None and category not in known:
-            reason = f"category {category!r} not in data.images.catalog.class_names"
-        elif not file:
-            reason = "missing image path"
-        else:
+        reason = reject_reason(item_id, file, category, known, first_row, folder)
+        if reason is None:
             try:
                 images.append(load_image(folder / file, resolution, channels, cfg.max_aspect_ratio))
             except ValueError as err:
@@ -142,6 +155,8 @@ def load_catalog(cfg: CatalogConfig, resolution: int, channels: int, seed: int) 
         if reason is not None:
             quarantined.append(Quarantined(i, item_id, file, reason))
             continue
+        if item_id:
+            first_row[item_id] = i
         categories.append(category)
         item_ids.append(item_id or f"row-{i}")
         fingerprints.append(f"{file}:{sha256_bytes((folder / file).read_bytes())}")
