@@ -34,7 +34,7 @@ def test_a_clean_image_set_passes_and_writes_report_and_data_docs(clean_images, 
     assert report.counts["train_rows"] == 100 and report.counts["test_rows"] == 20
     summary = json.loads((tmp_path / "reports" / "images.json").read_text())
     assert summary["success"] is True and summary["failures"] == []
-    assert (tmp_path / "reports" / "data_docs" / "images" / "index.html").is_file()
+    assert (tmp_path / "reports" / "images_data_docs" / "index.html").is_file()
 
 
 def test_a_label_outside_the_class_set_fails_naming_it(tmp_path):

@@ -24,7 +24,7 @@ def test_clean_shoppers_pass_and_validated_parquet_keeps_the_schema(tmp_path):
     validated = pd.read_parquet(folder / "validated.parquet")
     assert list(validated.columns) == list(frame.columns)
     assert (validated.dtypes.astype(str) == frame.dtypes.astype(str)).all()
-    assert (tmp_path / "reports" / "data_docs" / "shoppers" / "index.html").is_file()
+    assert (tmp_path / "reports" / "shoppers_data_docs" / "index.html").is_file()
 
 
 def test_absurd_measurements_become_missing_and_are_counted(tmp_path):

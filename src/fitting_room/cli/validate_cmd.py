@@ -42,7 +42,7 @@ def validate_shoppers_command(ctx: typer.Context) -> None:
 def _run_gate(ctx: typer.Context, stage: str, validate) -> None:
     from fitting_room.errors import ValidationFailed
     from fitting_room.tracking.mlflow_runs import stage_run
-    from fitting_room.validation.report import report_path
+    from fitting_room.validation.report import docs_dir, report_path
 
     cfg = state(ctx).cfg
     path = report_path(cfg.validation.reports_dir, stage)
@@ -52,14 +52,14 @@ def _run_gate(ctx: typer.Context, stage: str, validate) -> None:
                 validate()
             finally:
                 # logged inside the run; the exception then marks the MLflow run FAILED
-                _log_report(stage, path)
+                _log_report(stage, path, docs_dir(cfg.validation.reports_dir, stage))
     except ValidationFailed as err:
         fail(str(err))
     summary = json.loads(path.read_text())
     typer.echo(json.dumps({"stage": stage, "success": summary["success"], **summary["counts"]}))
 
 
-def _log_report(stage: str, path: Path) -> None:
+def _log_report(stage: str, path: Path, docs: Path) -> None:
     """Log the JSON summary, Data Docs, success and counts of this run (when it got that far)."""
     import mlflow
 
@@ -71,6 +71,5 @@ def _log_report(stage: str, path: Path) -> None:
     metrics |= {f"validation_{k}": float(v) for k, v in summary["counts"].items()}
     mlflow.log_metrics(metrics)
     mlflow.log_artifact(str(path), artifact_path=f"validate_{stage}")
-    docs = path.parent / "data_docs" / stage
     if docs.is_dir():
         mlflow.log_artifacts(str(docs), artifact_path=f"validate_{stage}/data_docs")

@@ -23,7 +23,13 @@ import pandas as pd
 from fitting_room.config.data import ImageValidationConfig, ValidationConfig
 from fitting_room.errors import DataError
 from fitting_room.validation.gx_runner import Batch, run_suites
-from fitting_room.validation.report import ValidationReport, clear_report, raise_if_failed, write_report
+from fitting_room.validation.report import (
+    ValidationReport,
+    clear_report,
+    docs_dir,
+    raise_if_failed,
+    write_report,
+)
 
 SPLITS = ("train", "test")
 MOMENT_CHUNK = 8192  # images per float64 block: bounds memory to ~50 MB for 28x28 images
@@ -170,7 +176,7 @@ def validate_images(images_dir: Path, cfg: ValidationConfig) -> ValidationReport
     """Stage: validate ``images_dir/{train,test}.npz`` against ``meta.json`` and the config.
 
     Writes ``<reports_dir>/images.json`` (also on failure) and Data Docs under
-    ``<reports_dir>/data_docs/images/``.
+    ``<reports_dir>/images_data_docs/``.
 
     Args:
         images_dir: the ingest output folder.
@@ -202,7 +208,7 @@ def validate_images(images_dir: Path, cfg: ValidationConfig) -> ValidationReport
         for s in SPLITS
     ]
     batches.append(Batch("images_class_balance", balance, balance_expectations(cfg.images)))
-    docs = Path(cfg.reports_dir) / "data_docs" / "images"
+    docs = docs_dir(cfg.reports_dir, "images")
     suites = run_suites(batches, docs, cfg.sample_failures)
     counts = {f"{s}_rows": len(frames[s]) for s in SPLITS}
     counts |= {f"{s}_duplicates": int(frames[s]["hash"].duplicated().sum()) for s in SPLITS}

@@ -58,6 +58,11 @@ def report_path(reports_dir: Path, stage: str) -> Path:
     return Path(reports_dir) / f"{stage}.json"
 
 
+def docs_dir(reports_dir: Path, stage: str) -> Path:
+    """Where a stage's Data Docs site lives (``index.html`` at its top; a DVC out)."""
+    return Path(reports_dir) / f"{stage}_data_docs"
+
+
 def clear_report(reports_dir: Path, stage: str) -> None:
     """Remove a previous run's summary, so it is never mistaken for this run's outcome."""
     report_path(reports_dir, stage).unlink(missing_ok=True)

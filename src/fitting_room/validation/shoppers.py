@@ -23,7 +23,13 @@ import pandas as pd
 from fitting_room.config.data import ShopperValidationConfig, ValidationConfig
 from fitting_room.errors import DataError
 from fitting_room.validation.gx_runner import Batch, run_suites
-from fitting_room.validation.report import ValidationReport, clear_report, raise_if_failed, write_report
+from fitting_room.validation.report import (
+    ValidationReport,
+    clear_report,
+    docs_dir,
+    raise_if_failed,
+    write_report,
+)
 
 FIT_LABELS = ("small", "fit", "large")
 SOURCES = ("renttherunway", "modcloth")
@@ -134,7 +140,7 @@ def validate_shoppers(shoppers_dir: Path, cfg: ValidationConfig) -> ValidationRe
     """Stage: validate ``transactions.parquet`` and write ``validated.parquet`` when it passes.
 
     Writes ``<reports_dir>/shoppers.json`` (also on failure) and Data Docs under
-    ``<reports_dir>/data_docs/shoppers/``.
+    ``<reports_dir>/shoppers_data_docs/``.
 
     Args:
         shoppers_dir: the ingest output folder (holds ``transactions.parquet``).
@@ -151,7 +157,7 @@ def validate_shoppers(shoppers_dir: Path, cfg: ValidationConfig) -> ValidationRe
     clear_report(cfg.reports_dir, "shoppers")
     frame = read_transactions(shoppers_dir / "transactions.parquet")
     scfg = cfg.shoppers
-    docs = Path(cfg.reports_dir) / "data_docs" / "shoppers"
+    docs = docs_dir(cfg.reports_dir, "shoppers")
     batch = Batch("shoppers", frame, shopper_expectations(list(frame.columns), scfg))
     suites = run_suites([batch], docs, cfg.sample_failures)
     # a non-numeric range column already fails its dtype check; it cannot be compared here
