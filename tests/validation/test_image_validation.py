@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis.extra.numpy import arrays
 from validation_builders import image_config, make_images, write_images
 
 from fitting_room.errors import DataError, ValidationFailed
@@ -139,3 +142,21 @@ def test_missing_meta_json_is_a_data_error_naming_the_file(tmp_path, clean_image
 
     with pytest.raises(DataError, match=r"meta\.json: missing"):
         validate_images(clean_images, image_config(tmp_path))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    arrays(np.uint8, st.tuples(st.integers(1, 6), st.integers(1, 5), st.integers(1, 5), st.integers(1, 3)))
+)
+def test_image_stats_agree_with_per_image_numpy(images):
+    labels = np.zeros(len(images), dtype=np.int64)
+
+    stats = image_stats(images, labels, "test")
+
+    for i, image in enumerate(images):
+        row = stats.iloc[i]
+        assert (row["height"], row["width"], row["channels"]) == image.shape
+        assert (row["min"], row["max"]) == (image.min(), image.max())
+        assert row["mean"] == pytest.approx(image.mean()) and row["std"] == pytest.approx(image.std())
+    same = [a.tobytes() == b.tobytes() for a in images for b in images]
+    assert same == [a == b for a in stats["hash"] for b in stats["hash"]]

@@ -162,3 +162,12 @@ def test_apply_ranges_leaves_missing_values_missing_and_uncounted():
     assert counts == {"height_cm": 1}
     assert clean["height_cm"].isna().tolist() == [False, True, True]
     assert frame["height_cm"].iloc[2] == 500.0  # the input is not modified
+
+
+def test_a_range_for_a_column_that_does_not_exist_fails_naming_it(tmp_path):
+    folder = write_transactions(tmp_path / "shoppers", make_transactions())
+    ranges = {"heigth_cm": Range(min=120, max=220)}  # a typo in params must not pass silently
+
+    expected = r"\(heigth_cm, 120\.\.220\) on shoppers: could not be evaluated"
+    with pytest.raises(ValidationFailed, match=expected):
+        validate_shoppers(folder, shopper_config(tmp_path, ranges=ranges))
