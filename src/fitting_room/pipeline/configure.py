@@ -9,30 +9,21 @@ make a new data drop at the same path re-run ingestion and everything downstream
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
 from fitting_room.config import Config, dump_resolved
+from fitting_room.data.fashion_mnist import find_idx_files
+from fitting_room.data.files import sha256_file
 
 RESOLVED = Path("build/params.resolved.yaml")
 SOURCES_DIR = Path("build/sources")
-_FMNIST_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
 
 
 def file_fingerprint(path: Path) -> dict[str, object]:
-    """SHA-256 and size of one file (streamed, so large files cost no memory)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return {"sha256": digest.hexdigest(), "bytes": path.stat().st_size}
+    """SHA-256 and size of one file."""
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 def image_sources(cfg: Config) -> dict[str, object]:
@@ -49,16 +40,11 @@ def image_sources(cfg: Config) -> dict[str, object]:
                     found[str(p.relative_to(folder))] = f"{st.st_size}:{st.st_mtime_ns}"
         return {"source": "catalog", "dir": str(folder), "files": found}
     fm = images.fashion_mnist
+    # the same look-up order as the loader, so the fingerprint is of the files it will read
     for folder in [fm.path, fm.system_path, fm.download_dir]:
-        if folder is None:
-            continue
-        files = {}
-        for name in _FMNIST_FILES:
-            for candidate in (Path(folder) / f"{name}.gz", Path(folder) / name):
-                if candidate.is_file():
-                    files[candidate.name] = file_fingerprint(candidate)
-                    break
-        if len(files) == len(_FMNIST_FILES):
+        found = find_idx_files(folder)
+        if found:
+            files = {p.name: file_fingerprint(p) for p in found.values()}
             return {"source": "fashion_mnist", "dir": str(folder), "files": files}
     return {"source": "fashion_mnist", "dir": None, "files": {}, "note": "will download"}
 
