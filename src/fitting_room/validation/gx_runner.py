@@ -247,7 +247,8 @@ def _ephemeral_context(docs_dir: Path | None) -> Any:
                 "class_name": "SiteBuilder",
                 "store_backend": {
                     "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(docs_dir),
+                    # GX resolves a relative base_directory only inside a file context
+                    "base_directory": str(Path(docs_dir).resolve()),
                 },
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
