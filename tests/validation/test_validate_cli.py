@@ -5,27 +5,35 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
 from typer.testing import CliRunner
 from validation_builders import make_images, make_transactions, write_images, write_transactions
 
 from fitting_room.cli import app
 
-PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
-
 
 def invoke(tmp_path: Path, *args: str):
-    result = CliRunner().invoke(
-        app,
-        [
-            "--params", str(PARAMS),
-            "--set", f"data.images.out_dir={tmp_path / 'images'}",
-            "--set", f"data.shoppers.out_dir={tmp_path / 'shoppers'}",
-            "--set", f"validation.reports_dir={tmp_path / 'reports'}",
-            "--set", "validation.images.min_train_rows=100",
-            "--set", "validation.images.min_test_rows=20",
-            *args,
-        ],
-    )  # fmt: skip
+    """Run the CLI on the smallest params file the config accepts (all else defaults), so these
+    tests do not depend on how other stages tune the project's params.yaml."""
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "data": {
+                    "images": {"out_dir": str(tmp_path / "images")},
+                    "shoppers": {
+                        "sources": [{"name": "renttherunway", "path": "rtr.json"}],
+                        "out_dir": str(tmp_path / "shoppers"),
+                    },
+                },
+                "validation": {
+                    "reports_dir": str(tmp_path / "reports"),
+                    "images": {"min_train_rows": 100, "min_test_rows": 20},
+                },
+            }
+        )
+    )
+    result = CliRunner().invoke(app, ["--params", str(params), *args])
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
