@@ -1,7 +1,13 @@
 """Command-line interface. Importing this package registers every sub-command."""
 
-from fitting_room.cli import config_cmd, data_cmd, pipeline_cmd, validate_cmd  # noqa: F401  (registers commands)
-from fitting_room.cli import serving_cmd  # noqa: F401  (registers commands)
+from fitting_room.cli import (  # noqa: F401  (registers commands)
+    config_cmd,
+    data_cmd,
+    ops_cmd,
+    pipeline_cmd,
+    serving_cmd,
+    validate_cmd,
+)
 from fitting_room.cli.main import app, run
 
 __all__ = ["app", "run"]

@@ -9,6 +9,7 @@ from pydantic import Field
 from fitting_room.config.base import Section
 from fitting_room.config.data import DataConfig, ValidationConfig
 from fitting_room.config.gan import EvaluationConfig, GanConfig
+from fitting_room.config.ops import OpsConfig
 from fitting_room.config.serving import ServingConfig
 
 
@@ -29,6 +30,7 @@ class Config(Section):
     gan: GanConfig = GanConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     serving: ServingConfig = ServingConfig()
+    ops: OpsConfig = OpsConfig()
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
