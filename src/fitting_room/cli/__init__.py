@@ -5,6 +5,7 @@ from fitting_room.cli import (  # noqa: F401  (registers commands)
     data_cmd,
     ops_cmd,
     pipeline_cmd,
+    recommender_cmd,
     serving_cmd,
     validate_cmd,
 )

@@ -35,10 +35,12 @@ class RankerConfig(Section):
 
     k: int = Field(10, ge=1)  # items returned by default and the cut-off of Recall/NDCG
     candidates: int = Field(100, ge=1)  # items re-ranked with the fit advisor
-    recency_half_life_days: float = Field(60.0, gt=0)  # half-life of the decayed popularity, days
+    recency_half_life_days: float = Field(30.0, gt=0)  # half-life of the decayed popularity, days
     occasion_prior: float = Field(20.0, ge=0)  # pseudo-count mixing overall into per-occasion popularity
     body_shrinkage: float = Field(20.0, ge=0)  # pseudo-count shrinking an item's body profile to 0
     knn_neighbours: int = Field(50, ge=1)  # neighbours kept per item in the item-kNN similarity
+    category_prior: float = Field(2.0, gt=0)  # pseudo-count mixing overall category shares into preferences
+    eval_max_shoppers: int = Field(3000, ge=1)  # shoppers sampled for the ranking evaluation
     min_fit_probability: float = Field(0.02, gt=0, lt=1)  # floor of P(fit) inside the log
     # weights of the score terms (log-popularity, log-occasion share, body affinity,
     # category preference, history similarity, log of the best P(fit))

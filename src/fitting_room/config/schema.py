@@ -10,6 +10,7 @@ from fitting_room.config.base import Section
 from fitting_room.config.data import DataConfig, ValidationConfig
 from fitting_room.config.gan import EvaluationConfig, GanConfig
 from fitting_room.config.ops import OpsConfig
+from fitting_room.config.recommender import RecommenderConfig
 from fitting_room.config.serving import ServingConfig
 
 
@@ -29,6 +30,7 @@ class Config(Section):
     validation: ValidationConfig = ValidationConfig()
     gan: GanConfig = GanConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    recommender: RecommenderConfig = RecommenderConfig()
     serving: ServingConfig = ServingConfig()
     ops: OpsConfig = OpsConfig()
 

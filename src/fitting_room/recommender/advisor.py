@@ -41,6 +41,7 @@ class FitAdvisor:
     vocab: dict[str, list[str]]
     size_chart: pd.DataFrame  # columns key_kind (item|category|all), key, size, count
     max_sizes: int
+    smoothing: float  # pseudo-count the statistics were computed with (to recompute them)
 
     def predict_proba(self, frame: pd.DataFrame, num_threads: int = 0) -> np.ndarray:
         """(n, 3) probabilities of small, fit, large for raw transaction-like rows."""
@@ -114,6 +115,7 @@ class FitAdvisor:
             "features": F.feature_names(),
             "labels": list(F.FIT_LABELS),
             "max_sizes": self.max_sizes,
+            "smoothing": self.smoothing,
         }
         write_json(path / "advisor.json", meta)
         return path
@@ -142,6 +144,7 @@ class FitAdvisor:
             vocab=meta["vocab"],
             size_chart=read_frame(path / "size_chart.parquet"),
             max_sizes=int(meta["max_sizes"]),
+            smoothing=float(meta["smoothing"]),
         )
 
 
@@ -230,6 +233,7 @@ def train_advisor(
         vocab=vocab,
         size_chart=build_size_chart(train, cfg.max_sizes_per_item),
         max_sizes=cfg.max_sizes_per_item,
+        smoothing=cfg.smoothing,
     )
     facts = {
         "advisor_train_seconds": time.perf_counter() - start,

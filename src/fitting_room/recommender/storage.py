@@ -18,7 +18,7 @@ import pandas as pd
 from fitting_room.errors import DataError
 
 
-def _atomic(path: Path, write: Any, suffix: str = "") -> Path:
+def atomic_write(path: Path, write: Any, suffix: str = "") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
@@ -33,7 +33,7 @@ def _atomic(path: Path, write: Any, suffix: str = "") -> Path:
 
 
 def write_text(path: Path, text: str) -> Path:
-    return _atomic(path, lambda tmp: tmp.write_text(text))
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def write_json(path: Path, doc: Any) -> Path:
@@ -41,12 +41,12 @@ def write_json(path: Path, doc: Any) -> Path:
 
 
 def write_frame(path: Path, frame: pd.DataFrame) -> Path:
-    return _atomic(path, lambda tmp: frame.to_parquet(tmp))
+    return atomic_write(path, lambda tmp: frame.to_parquet(tmp))
 
 
 def write_arrays(path: Path, **arrays: np.ndarray) -> Path:
     # np.savez appends .npz to names without it, so the temp name must end in .npz
-    return _atomic(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
+    return atomic_write(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
 def read_frame(path: Path) -> pd.DataFrame:

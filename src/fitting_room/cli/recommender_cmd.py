@@ -1,0 +1,142 @@
+"""``fitting-room fit-recommender``, ``advise-fit``, ``recommend`` and ``rollback advisor|recommender``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fitting_room.cli.main import app, state
+
+
+def rollback_group() -> typer.Typer:
+    """The shared ``rollback`` sub-app (created by the GAN commands; made here if it is absent)."""
+    for group in app.registered_groups:
+        if group.name == "rollback" and group.typer_instance is not None:
+            return group.typer_instance
+    group = typer.Typer(help="Move a registered model's champion alias back to an earlier version.")
+    app.add_typer(group, name="rollback")
+    return group
+
+
+rollback_app = rollback_group()
+
+
+@app.command("fit-recommender")
+def fit_recommender_command(
+    ctx: typer.Context,
+    shoppers: Annotated[
+        Path | None,
+        typer.Option(help="validated shoppers parquet (default: <data.shoppers.out_dir>/validated.parquet)"),
+    ] = None,
+    track: Annotated[bool, typer.Option(help="log to MLflow and apply the promotion gate")] = True,
+) -> None:
+    """Train the fit advisor and the recommender, evaluate, save, log and gate them."""
+    from fitting_room.recommender.stage import fit_recommender
+
+    cfg = state(ctx).cfg
+    path = shoppers or cfg.data.shoppers.out_dir / "validated.parquet"
+    result = fit_recommender(cfg, path, track=track)
+    m, k = result.metrics, cfg.recommender.ranker.k
+    typer.echo(
+        f"advisor AUC {m['advisor_auc_macro']:.4f}, macro-F1 {m['advisor_macro_f1']:.4f}; "
+        f"Recall@{k} {m[f'recall_at_{k}']:.4f} -> {result.model_dir}"
+    )
+    if result.gate_summary:
+        typer.echo(result.gate_summary)
+    for name, alias in result.aliases.items():
+        typer.echo(f"{name} v{result.versions[name]} -> {alias}")
+
+
+@app.command("advise-fit")
+def advise_fit_command(
+    ctx: typer.Context,
+    data: Annotated[
+        Path, typer.Option(help="Clothing-Fit JSON-lines file (.json or .json.gz); fit labels ignored")
+    ],
+    out: Annotated[Path, typer.Option(help="CSV to write: row,p_small,p_fit,p_large,advised_size")],
+    model_uri: Annotated[
+        str | None, typer.Option(help="guide folder or models:/ URI (default: the advisor's champion)")
+    ] = None,
+) -> None:
+    """Fit probabilities at each line's size and the advised size, one CSV row per input line."""
+    from fitting_room.recommender.predict import advise_file, load_guide
+
+    cfg = state(ctx).cfg
+    guide = load_guide(cfg, model_uri)
+    n = advise_file(guide, data, out, cfg.validation.shoppers.ranges)
+    typer.echo(f"{n} rows advised -> {out}")
+
+
+@app.command("recommend")
+def recommend_command(
+    ctx: typer.Context,
+    height_cm: Annotated[float | None, typer.Option(help="body height, cm")] = None,
+    weight_kg: Annotated[float | None, typer.Option(help="body weight, kg")] = None,
+    bust_band_cm: Annotated[float | None, typer.Option(help="bra band, cm")] = None,
+    cup: Annotated[str | None, typer.Option(help="bra cup, e.g. b or dd/e")] = None,
+    age_years: Annotated[float | None, typer.Option(help="age, years")] = None,
+    body_type: Annotated[str | None, typer.Option(help="e.g. hourglass")] = None,
+    occasion: Annotated[str | None, typer.Option(help='"rented for", e.g. wedding')] = None,
+    category: Annotated[list[str] | None, typer.Option(help="preferred category (repeatable)")] = None,
+    user_id: Annotated[str | None, typer.Option(help="known shopper id")] = None,
+    k: Annotated[int, typer.Option(help="number of items")] = 10,
+    model_uri: Annotated[str | None, typer.Option(help="guide folder or models:/ URI")] = None,
+) -> None:
+    """Rank the catalog for one shopper and print JSON (items, advised sizes, fit probabilities)."""
+    from fitting_room.recommender.guide import ShopperProfile
+    from fitting_room.recommender.predict import load_guide
+
+    cfg = state(ctx).cfg
+    profile = ShopperProfile.parse(
+        {
+            "height_cm": height_cm,
+            "weight_kg": weight_kg,
+            "bust_band_cm": bust_band_cm,
+            "cup": cup,
+            "age_years": age_years,
+            "body_type": body_type,
+            "occasion": occasion,
+            "categories": tuple(category or ()),
+            "user_id": user_id,
+        }
+    )
+    guide = load_guide(cfg, model_uri, registered=cfg.recommender.registered_recommender)
+    typer.echo(json.dumps(guide.recommend(profile, k), indent=2))
+
+
+def _rollback(ctx: typer.Context, which: str, to: str, reason: str) -> None:
+    import mlflow
+
+    from fitting_room.tracking.mlflow_runs import configure_mlflow
+    from fitting_room.tracking.registry import rollback
+
+    cfg = state(ctx).cfg
+    name = (
+        cfg.recommender.registered_advisor if which == "advisor" else cfg.recommender.registered_recommender
+    )
+    configure_mlflow(cfg.tracking)
+    record = rollback(mlflow.MlflowClient(), name, to, reason)
+    typer.echo(f"{name}: champion -> version {to} ({json.dumps(record)})")
+
+
+@rollback_app.command("advisor")
+def rollback_advisor_command(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", help="registered version to make champion again")],
+    reason: Annotated[str, typer.Option(help="why (kept in the audit record)")] = "manual rollback",
+) -> None:
+    """Point the fit advisor's ``champion`` alias at VERSION (audited)."""
+    _rollback(ctx, "advisor", to, reason)
+
+
+@rollback_app.command("recommender")
+def rollback_recommender_command(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", help="registered version to make champion again")],
+    reason: Annotated[str, typer.Option(help="why (kept in the audit record)")] = "manual rollback",
+) -> None:
+    """Point the recommender's ``champion`` alias at VERSION (audited)."""
+    _rollback(ctx, "recommender", to, reason)

@@ -1,0 +1,182 @@
+"""The shopping guide's public API: one object loaded once from a model directory.
+
+>>> guide = ShoppingGuide.load("models/recommender")
+>>> profile = ShopperProfile(height_cm=168, weight_kg=61, bust_band_cm=86.4, cup="b", occasion="wedding")
+>>> guide.advise(profile, item_id="153475", sizes=[4, 8, 12])
+>>> guide.recommend(profile, k=10)
+
+Unknown shopper or item ids take the cold-start path (features only); impossible
+measurements fail in :class:`ShopperProfile` with an error naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fitting_room.config.recommender import RankerConfig
+from fitting_room.errors import DataError
+from fitting_room.recommender.advisor import FitAdvisor
+from fitting_room.recommender.catalog import CatalogIndex
+from fitting_room.recommender.ranker import Query, rank
+
+# "34d"-style cup letters to the contract's cup index (aa=0 ... k=11, "d+" between d and dd)
+CUP_INDEX = {"aa": 0, "a": 1, "b": 2, "c": 3, "d": 4, "d+": 4.5, "dd": 5, "dd/e": 5, "e": 5,
+             "ddd": 6, "ddd/f": 6, "f": 6, "dddd": 7, "dddd/g": 7, "g": 7,
+             "h": 8, "i": 9, "j": 10, "k": 11}  # fmt: skip
+
+
+class ShopperProfile(BaseModel):
+    """A shopper as the service receives them, in SI units, validated against physical bounds.
+
+    Bounds are wider than the validation stage's plausibility ranges: they reject the
+    impossible (a 3 m shopper, a negative weight), not the merely unusual.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    height_cm: float | None = Field(None, ge=50, le=250, description="body height, cm")
+    weight_kg: float | None = Field(None, ge=20, le=300, description="body weight, kg")
+    bust_band_cm: float | None = Field(None, ge=50, le=160, description="bra band, cm (34 in = 86.4 cm)")
+    cup: str | None = Field(None, description="bra cup as published: aa, a, b, ..., dd/e, k")
+    waist_cm: float | None = Field(None, ge=30, le=200, description="waist, cm")
+    hips_cm: float | None = Field(None, ge=40, le=220, description="hips, cm")
+    age_years: float | None = Field(None, ge=13, le=110, description="age, years")
+    body_type: str | None = Field(None, max_length=40, description="e.g. hourglass, athletic, petite")
+    occasion: str | None = Field(None, max_length=40, description='"rented for": wedding, party, work, ...')
+    categories: tuple[str, ...] = Field((), max_length=20, description="preferred item categories")
+    user_id: str | None = Field(None, max_length=64, description="known shopper id (history), optional")
+    history: tuple[str, ...] = Field((), max_length=500, description="item ids rented before")
+
+    @field_validator("cup")
+    @classmethod
+    def _known_cup(cls, v: str | None) -> str | None:
+        if v is not None and v.strip().lower() not in CUP_INDEX:
+            raise ValueError(f"unknown cup {v!r} (known: {', '.join(CUP_INDEX)})")
+        return None if v is None else v.strip().lower()
+
+    @classmethod
+    def parse(cls, data: dict) -> ShopperProfile:
+        """Validate raw input, turning pydantic errors into one :class:`DataError` naming fields."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+            raise DataError(f"shopper profile: {problems}") from None
+
+    def shopper_row(self) -> dict:
+        """The profile in the shoppers-contract columns the models read."""
+        return {
+            "height_cm": self.height_cm,
+            "weight_kg": self.weight_kg,
+            "bust_band_cm": self.bust_band_cm,
+            "cup_index": CUP_INDEX.get(self.cup) if self.cup else None,
+            "waist_cm": self.waist_cm,
+            "hips_cm": self.hips_cm,
+            "age_years": self.age_years,
+            "body_type": self.body_type,
+            "rented_for": self.occasion,
+            "user_id": self.user_id or "",
+        }
+
+
+class ShoppingGuide:
+    """Fit advisor + recommender + preprocessing, loaded once, scored many times."""
+
+    def __init__(self, advisor: FitAdvisor, index: CatalogIndex, ranker: RankerConfig, info: dict):
+        self.advisor = advisor
+        self.index = index
+        self.ranker = ranker
+        self.info = info
+
+    @classmethod
+    def load(cls, path: str | Path) -> ShoppingGuide:
+        """Load what :func:`save_guide` wrote (advisor/, catalog/, guide.json)."""
+        path = Path(path)
+        meta = path / "guide.json"
+        if not meta.exists():
+            raise DataError(f"{path}: not a shopping-guide model directory (no guide.json)")
+        info = json.loads(meta.read_text())
+        return cls(
+            FitAdvisor.load(path / "advisor"),
+            CatalogIndex.load(path / "catalog"),
+            RankerConfig.model_validate(info["ranker"]),
+            info,
+        )
+
+    def advise(self, profile: ShopperProfile, item_id: str, sizes: list[float] | None = None) -> dict:
+        """Fit probabilities per size of one garment and the size with the highest P(fit).
+
+        Args:
+            profile: the shopper.
+            item_id: any id; an unknown one uses its category's (or the overall) statistics.
+            sizes: sizes to score; None = the garment's usual sizes.
+
+        Returns:
+            ``{"item_id", "category", "advised_size", "sizes": [{"size", "p_small", "p_fit",
+            "p_large"}, ...]}``.
+        """
+        pos = self.index.position.get(str(item_id))
+        category = self.index.categories[pos] if pos is not None else None
+        if sizes is None:
+            grid = self.advisor.candidate_sizes(pd.Series([str(item_id)]), pd.Series([category or None]))
+            sizes = grid["size"].tolist()
+        sizes = [float(s) for s in sizes]
+        if not sizes or any(not np.isfinite(s) or not 0 <= s <= 60 for s in sizes):
+            raise DataError(f"sizes: expected finite sizes within [0, 60], got {sizes}")
+        row = profile.shopper_row()
+        frame = pd.DataFrame(
+            [{**row, "item_id": str(item_id), "category": category or None, "size": s} for s in sizes]
+        )
+        proba = self.advisor.predict_proba(frame, num_threads=1)
+        best = int(np.argmax(proba[:, 1]))
+        return {
+            "item_id": str(item_id),
+            "category": category,
+            "advised_size": sizes[best],
+            "sizes": [
+                {"size": s, "p_small": float(p[0]), "p_fit": float(p[1]), "p_large": float(p[2])}
+                for s, p in zip(sizes, proba, strict=True)
+            ],
+        }
+
+    def recommend(self, profile: ShopperProfile, k: int | None = None) -> list[dict]:
+        """Top-``k`` catalog items with score, advised size, fit probabilities and generator class."""
+        k = k or self.ranker.k
+        if not 1 <= k <= len(self.index):
+            raise DataError(f"k: must be within [1, {len(self.index)}], got {k}")
+        query = Query(
+            profile.shopper_row(), profile.occasion, tuple(profile.categories), tuple(profile.history)
+        )
+        ranking = rank(self.index, [query], self.ranker, k, self.advisor)[0]
+        return [
+            {
+                "item_id": str(self.index.item_ids[i]),
+                "category": str(self.index.categories[i]) or None,
+                "generator_class": str(self.index.generator_classes[i]),
+                "score": float(score),
+                "advised_size": None if np.isnan(size) else float(size),
+                "p_small": float(p[0]),
+                "p_fit": float(p[1]),
+                "p_large": float(p[2]),
+            }
+            for i, score, size, p in zip(
+                ranking.items, ranking.scores, ranking.advised_size, ranking.proba, strict=True
+            )
+        ]
+
+
+def save_guide(
+    path: Path, advisor: FitAdvisor, index: CatalogIndex, ranker: RankerConfig, info: dict
+) -> Path:
+    """Write the whole guide (pickle-free) so :meth:`ShoppingGuide.load` restores it."""
+    from fitting_room.recommender.storage import write_json
+
+    advisor.save(path / "advisor")
+    index.save(path / "catalog")
+    write_json(path / "guide.json", {**info, "ranker": ranker.model_dump(mode="json")})
+    return path

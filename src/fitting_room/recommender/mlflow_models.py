@@ -1,0 +1,90 @@
+"""The advisor and the recommender as MLflow pyfunc models, each shipping the whole guide folder.
+
+Both wrap the same pickle-free model directory (LightGBM text models, parquet statistics,
+npz item index, JSON vocabularies), so a served model cannot drift from its preprocessing.
+
+- advisor input: transaction-like rows (shopper columns, ``item_id``, ``category``, ``size``);
+  output: ``p_small``, ``p_fit``, ``p_large``, ``advised_size``.
+- recommender input: one shopper profile per row (:class:`ShopperProfile` fields, ``k``);
+  output: a JSON list of recommendations per row.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+try:  # mlflow is a dependency, but keep this module importable for type checks without it
+    from mlflow.pyfunc import PythonModel
+except ImportError:  # pragma: no cover
+    PythonModel = object  # type: ignore[misc,assignment]
+
+
+class AdvisorModel(PythonModel):
+    def load_context(self, context: Any) -> None:
+        from fitting_room.recommender.guide import ShoppingGuide
+
+        self.guide = ShoppingGuide.load(context.artifacts["guide_dir"])
+
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        import pandas as pd
+
+        proba, advised = self.guide.advisor.advise(pd.DataFrame(model_input))
+        return pd.DataFrame(
+            {"p_small": proba[:, 0], "p_fit": proba[:, 1], "p_large": proba[:, 2], "advised_size": advised}
+        )
+
+
+class RecommenderModel(PythonModel):
+    def load_context(self, context: Any) -> None:
+        from fitting_room.recommender.guide import ShoppingGuide
+
+        self.guide = ShoppingGuide.load(context.artifacts["guide_dir"])
+
+    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+        import pandas as pd
+
+        from fitting_room.recommender.guide import ShopperProfile
+
+        out = []
+        for record in pd.DataFrame(model_input).to_dict(orient="records"):
+            k = record.pop("k", None)
+            clean = {key: v for key, v in record.items() if v is not None and v == v}  # drop NaN
+            for key in ("categories", "history"):
+                if isinstance(clean.get(key), str):
+                    clean[key] = tuple(json.loads(clean[key]))
+            items = self.guide.recommend(ShopperProfile.parse(clean), int(k) if k == k and k else None)
+            out.append(json.dumps(items))
+        return pd.DataFrame({"recommendations": out})
+
+
+def log_guide_models(guide_dir: str | Path, advisor_name: str, recommender_name: str) -> dict[str, Any]:
+    """Log and register both pyfunc models in the active run; returns their model infos."""
+    import lightgbm
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    import pydantic
+
+    requirements = [
+        f"lightgbm=={lightgbm.__version__}",
+        f"numpy=={np.__version__}",
+        f"pandas=={pd.__version__}",
+        f"pydantic=={pydantic.__version__}",
+        f"mlflow=={mlflow.__version__}",
+    ]
+    infos = {}
+    for key, model, registered in (
+        ("advisor", AdvisorModel(), advisor_name),
+        ("recommender", RecommenderModel(), recommender_name),
+    ):
+        infos[key] = mlflow.pyfunc.log_model(
+            name=key,
+            python_model=model,
+            artifacts={"guide_dir": str(guide_dir)},
+            registered_model_name=registered,
+            # explicit requirements: inferring them would import and time the whole package
+            pip_requirements=requirements,
+        )
+    return infos

@@ -1,0 +1,165 @@
+"""The ``fit_recommender`` pipeline stage: train, evaluate, save, log, gate, promote.
+
+1. Fit advisor on a random 80/10/10 transaction split (early stopping on 10 %, metrics on 10 %).
+2. Ranking metrics on a time-ordered split (latest transactions held out) vs the baselines.
+3. The shipped item index is rebuilt on every transaction; the advisor is the evaluated one.
+4. ``models/recommender/`` is replaced as a whole (written beside it, then swapped in) and
+   ``reports/recommender/metrics.json`` written for DVC.
+5. MLflow: params, metrics, both pyfunc models registered; the gate decides ``champion``
+   (passed) or ``challenger`` (failed, then :class:`GateFailed` is raised).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from fitting_room.config import Config
+from fitting_room.errors import DataError, GateFailed
+from fitting_room.recommender.advisor import train_advisor
+from fitting_room.recommender.catalog import build_catalog
+from fitting_room.recommender.evaluate import evaluate_fit, evaluate_ranking
+from fitting_room.recommender.guide import save_guide
+from fitting_room.recommender.splits import random_split, time_split
+from fitting_room.recommender.storage import write_json
+
+REQUIRED_COLUMNS = ("user_id", "item_id", "fit", "size", "category", "rented_for", "review_date")
+
+
+@dataclass(frozen=True)
+class FitRecommenderResult:
+    model_dir: Path
+    metrics_path: Path
+    metrics: dict[str, float]
+    gate_passed: bool | None = None  # None when not tracked (no MLflow)
+    gate_summary: str = ""
+    versions: dict[str, str] = field(default_factory=dict)  # registered name -> version
+    aliases: dict[str, str] = field(default_factory=dict)  # registered name -> alias given
+
+
+def read_shoppers(path: str | Path) -> pd.DataFrame:
+    """The validated shoppers table, checked for the columns the guide needs."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: shoppers table not found (run the ingest and validation stages first)")
+    frame = pd.read_parquet(path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}")
+    frame["user_id"] = frame["user_id"].astype(str)
+    frame["item_id"] = frame["item_id"].astype(str)
+    return frame
+
+
+def train_guide(frame: pd.DataFrame, cfg: Config, model_dir: Path) -> dict[str, float]:
+    """Train and evaluate both models on ``frame`` and save the guide to ``model_dir``.
+
+    Returns:
+        The metrics (fit metrics prefixed ``advisor_``, ranking metrics, timings).
+    """
+    rc = cfg.recommender
+    if rc.max_rows and len(frame) > rc.max_rows:
+        frame = frame.sample(rc.max_rows, random_state=cfg.seed)
+    start = time.perf_counter()
+    train, val, test = random_split(frame, rc.split.val_fraction, rc.split.test_fraction, cfg.seed)
+    advisor, facts = train_advisor(train, val, rc.advisor, cfg.seed)
+    metrics = {**facts, **evaluate_fit(advisor, test)}
+
+    with warnings.catch_warnings():  # all-missing body columns (e.g. hips in RTR) are expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        time_train, time_test = time_split(frame, rc.split.time_holdout_fraction)
+        index = build_catalog(time_train, rc.ranker, rc.category_classes, rc.default_class)
+        metrics.update(evaluate_ranking(index, advisor, time_train, time_test, rc.ranker, cfg.seed))
+        shipped = build_catalog(frame, rc.ranker, rc.category_classes, rc.default_class)
+    metrics["train_seconds"] = time.perf_counter() - start
+    metrics["catalog_items"] = float(len(shipped))
+    info = {"rows": len(frame), "seed": cfg.seed, "profile": cfg.profile, "metrics": metrics}
+    save_guide(model_dir, advisor, shipped, rc.ranker, info)
+    return metrics
+
+
+def replace_dir(build: Path, target: Path) -> None:
+    """Swap a fully written directory into place; the old one is removed only afterwards."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(build, target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def fit_recommender(
+    cfg: Config, shoppers_path: str | Path, root: str | Path = ".", track: bool = True
+) -> FitRecommenderResult:
+    """The pipeline stage (see the module docstring).
+
+    Args:
+        cfg: resolved config; ``cfg.recommender`` holds every knob.
+        shoppers_path: ``data/shoppers/validated.parquet``.
+        root: project root (model and report paths are relative to it).
+        track: log to MLflow and apply the gate (False: train, save and report only).
+
+    Raises:
+        DataError: missing or malformed input.
+        GateFailed: the new versions were registered as ``challenger``; champion untouched.
+    """
+    rc = cfg.recommender
+    root = Path(root)
+    frame = read_shoppers(shoppers_path)
+    model_dir, reports = root / rc.model_dir, root / rc.reports_dir
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.build.", dir=model_dir.parent))
+    try:
+        metrics = train_guide(frame, cfg, build)
+        replace_dir(build, model_dir)
+    finally:
+        if build.exists():
+            shutil.rmtree(build)
+    metrics_path = write_json(reports / "metrics.json", {k: round(v, 6) for k, v in metrics.items()})
+    if not track:
+        return FitRecommenderResult(model_dir, metrics_path, metrics)
+    return _track(cfg, root, model_dir, metrics_path, metrics)
+
+
+def _track(
+    cfg: Config, root: Path, model_dir: Path, metrics_path: Path, metrics: dict[str, float]
+) -> FitRecommenderResult:
+    import math
+
+    import mlflow
+
+    from fitting_room.recommender.mlflow_models import log_guide_models
+    from fitting_room.tracking.mlflow_runs import log_flat_params, stage_run
+    from fitting_room.tracking.registry import champion_metrics, evaluate_gate, promote
+
+    rc = cfg.recommender
+    names = {"advisor": rc.registered_advisor, "recommender": rc.registered_recommender}
+    with stage_run(cfg, "fit_recommender", root) as run:
+        log_flat_params(rc.model_dump(mode="json", exclude={"category_classes"}), prefix="recommender")
+        mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)})
+        mlflow.log_artifact(str(metrics_path), artifact_path="reports")
+        client = mlflow.MlflowClient()
+        # the gate compares against the advisor's champion: both models are promoted together
+        champion = champion_metrics(client, names["advisor"])
+        result = evaluate_gate(metrics, rc.gate, champion)
+        infos = log_guide_models(model_dir, names["advisor"], names["recommender"])
+        versions = {names[k]: str(info.registered_model_version) for k, info in infos.items()}
+        aliases = {name: promote(client, name, version, result) for name, version in versions.items()}
+        mlflow.set_tags({"gate.passed": str(result.passed).lower(), "run_id": run.info.run_id})
+        mlflow.log_text(result.summary(), "gate/summary.txt")
+    if not result.passed:
+        raise GateFailed(
+            f"fit_recommender: {result.summary()}\n"
+            f"registered as challenger: {versions}; the champion is unchanged"
+        )
+    return FitRecommenderResult(model_dir, metrics_path, metrics, True, result.summary(), versions, aliases)
