@@ -96,7 +96,7 @@ class FittingRoom:
 
     @bentoml.api(batchable=True, max_batch_size=ARGS.max_batch_size, max_latency_ms=ARGS.max_latency_ms)
     def render(self, jobs: list[ImageJob]) -> list[str]:
-        """Draw a batch of image jobs in one generator call (base64 PNGs, in order)."""
+        """Internal: draw image jobs in one generator call (base64 PNGs in order; "" = unknown label)."""
         return self._ready_studio().render(jobs)
 
     async def _render(self, jobs: list[ImageJob]) -> list[str]:

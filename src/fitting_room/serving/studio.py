@@ -86,12 +86,21 @@ class Studio:
         return ImageJob(label=label, seed=seed)
 
     def render(self, jobs: Sequence[ImageJob]) -> list[str]:
-        """Draw every job in one generator call; base64 PNGs in job order."""
+        """Draw every job in one generator call; base64 PNGs in job order.
+
+        A job whose label the generator does not know gets ``""`` instead of an image: jobs of
+        many requests share this call, so one bad job must not fail its batch neighbours.
+        (The public endpoints validate categories before planning, so only direct calls of the
+        internal ``/render`` API can hit this.)
+        """
         if not jobs:
             return []
+        known = [i for i, job in enumerate(jobs) if job.label < len(self._index)]
+        out = [""] * len(jobs)
+        if not known:
+            return out
+        jobs = [jobs[i] for i in known]
         labels = np.array([job.label for job in jobs], dtype=np.int32)
-        if labels.max() >= len(self._index):
-            raise RequestError("label", f"label {int(labels.max())} out of range 0..{len(self._index) - 1}")
         z = self.drawer.latents(np.array([job.seed for job in jobs], dtype=np.int64))
         moving = [i for i, job in enumerate(jobs) if job.seed_to is not None and job.t > 0]
         if moving:
@@ -99,8 +108,9 @@ class Studio:
             ts = np.array([jobs[i].t for i in moving], dtype=np.float64)
             z = z.copy()
             z[moving] = slerp(z[moving], ends, ts)
-        images = self.drawer.draw(labels, z)
-        return [png_base64(image) for image in images]
+        for i, image in zip(known, self.drawer.draw(labels, z), strict=True):
+            out[i] = png_base64(image)
+        return out
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
