@@ -83,7 +83,9 @@ class FitAdvisor:
             ``(proba (n, 3), advised_size (n,))``; a row without a size gets the probabilities
             of its advised size.
         """
-        frame = frame.reset_index(drop=True)
+        frame = F.with_keys(frame).reset_index(drop=True)
+        if "size" not in frame:
+            frame = frame.assign(size=np.nan)
         grid = self.candidate_sizes(frame["item_id"], frame["category"])
         own = pd.DataFrame({"pos": np.arange(len(frame)), "size": frame["size"].to_numpy(dtype=float)})
         own = own.dropna()

@@ -13,6 +13,7 @@ so scoring a shopper over the whole catalog is a handful of vector operations:
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,7 +127,9 @@ def build_catalog(
         log_occasion[k] = np.log(smoothed)
 
     body = body_matrix(frame)
-    mean, std = np.nanmean(body, axis=0), np.nanstd(body, axis=0)
+    with warnings.catch_warnings():  # a body column missing in every row (hips in RTR) is fine
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, std = np.nanmean(body, axis=0), np.nanstd(body, axis=0)
     mean, std = np.nan_to_num(mean), np.where(np.isnan(std) | (std < 1e-9), 1.0, std)
     z = (body - mean) / std
     known = ~np.isnan(z)

@@ -127,8 +127,15 @@ def compute_stats(frame: pd.DataFrame, smoothing: float) -> FitStats:
     )
 
 
+def with_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the key columns the statistics join on; absent keys are unknown ("")."""
+    missing = [k for k in ("item_id", "user_id", "category") if k not in frame]
+    return frame.assign(**{k: "" for k in missing}) if missing else frame
+
+
 def join_stats(frame: pd.DataFrame, stats: FitStats) -> pd.DataFrame:
     """Statistics columns for each row of ``frame`` (NaN where the key was never seen)."""
+    frame = with_keys(frame)
     items = stats.items.reindex(frame["item_id"].to_numpy())
     users = stats.users.reindex(frame["user_id"].to_numpy())
     cats = stats.categories.reindex(frame["category"].to_numpy())

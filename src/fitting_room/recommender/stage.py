@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,12 +71,10 @@ def train_guide(frame: pd.DataFrame, cfg: Config, model_dir: Path) -> dict[str, 
     advisor, facts = train_advisor(train, val, rc.advisor, cfg.seed)
     metrics = {**facts, **evaluate_fit(advisor, test)}
 
-    with warnings.catch_warnings():  # all-missing body columns (e.g. hips in RTR) are expected
-        warnings.simplefilter("ignore", RuntimeWarning)
-        time_train, time_test = time_split(frame, rc.split.time_holdout_fraction)
-        index = build_catalog(time_train, rc.ranker, rc.category_classes, rc.default_class)
-        metrics.update(evaluate_ranking(index, advisor, time_train, time_test, rc.ranker, cfg.seed))
-        shipped = build_catalog(frame, rc.ranker, rc.category_classes, rc.default_class)
+    time_train, time_test = time_split(frame, rc.split.time_holdout_fraction)
+    index = build_catalog(time_train, rc.ranker, rc.category_classes, rc.default_class)
+    metrics.update(evaluate_ranking(index, advisor, time_train, time_test, rc.ranker, cfg.seed))
+    shipped = build_catalog(frame, rc.ranker, rc.category_classes, rc.default_class)
     metrics["train_seconds"] = time.perf_counter() - start
     metrics["catalog_items"] = float(len(shipped))
     info = {"rows": len(frame), "seed": cfg.seed, "profile": cfg.profile, "metrics": metrics}

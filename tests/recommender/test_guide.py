@@ -1,0 +1,96 @@
+"""The public ShoppingGuide API: validated profiles, cold and warm recommendations, fit-awareness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fitting_room.config.data import FASHION_MNIST_CLASSES
+from fitting_room.config.recommender import RankerConfig
+from fitting_room.errors import DataError
+from fitting_room.recommender.guide import ShopperProfile, ShoppingGuide, save_guide
+from fitting_room.recommender.ranker import Query, rank
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("height_cm", 300.0), ("weight_kg", -5.0), ("age_years", 4.0), ("cup", "zz")]
+)
+def test_impossible_measurements_fail_naming_the_field(field, value):
+    with pytest.raises(DataError, match=field):
+        ShopperProfile.parse({field: value})
+
+
+def test_an_empty_profile_is_a_valid_brand_new_shopper(guide):
+    items = guide.recommend(ShopperProfile(), k=5)
+    assert len(items) == 5
+
+
+def test_recommendations_are_ranked_and_carry_size_fit_and_generator_class(guide):
+    items = guide.recommend(ShopperProfile(height_cm=165, weight_kg=60, occasion="wedding"), k=8)
+    assert len(items) == 8
+    scores = [i["score"] for i in items]
+    assert scores == sorted(scores, reverse=True)
+    for item in items:
+        assert item["generator_class"] in FASHION_MNIST_CLASSES
+        assert item["advised_size"] is not None
+        assert item["p_small"] + item["p_fit"] + item["p_large"] == pytest.approx(1.0)
+
+
+def test_category_map_gives_each_item_its_generator_class(guide):
+    index = guide.index
+    expected = {"dress": "dress", "pants": "trouser", "top": "t-shirt/top"}
+    for cat, cls in zip(index.categories, index.generator_classes, strict=True):
+        assert cls == expected.get(cat, "coat")
+
+
+def test_history_items_are_not_recommended_again_and_unknown_ids_are_ignored(guide):
+    history = tuple(guide.index.item_ids[:5])
+    profile = ShopperProfile(user_id="u1", history=(*history, "not-an-item"))
+    ids = {i["item_id"] for i in guide.recommend(profile, k=20)}
+    assert not ids & set(history)
+
+
+def test_stated_category_preferences_shift_the_ranking(guide):
+    top_dresses = guide.recommend(ShopperProfile(categories=("pants",)), k=10)
+    plain = guide.recommend(ShopperProfile(), k=10)
+    share = lambda items: np.mean([i["category"] == "pants" for i in items])  # noqa: E731
+    assert share(top_dresses) > share(plain)
+
+
+def test_fit_aware_rerank_pushes_down_items_unlikely_to_fit(guide):
+    queries = [
+        Query({"height_cm": 150.0, "weight_kg": 45.0}),
+        Query({"height_cm": 185.0, "weight_kg": 110.0}),
+    ]
+    aware = RankerConfig(candidates=60, w_fit=5.0)
+    # a negligible fit weight keeps the retrieval order but still reports every candidate's P(fit)
+    unaware = aware.model_copy(update={"w_fit": 1e-9})
+    for fit_aware, plain in zip(
+        rank(guide.index, queries, aware, 10, guide.advisor),
+        rank(guide.index, queries, unaware, 10, guide.advisor),
+        strict=True,
+    ):
+        assert fit_aware.proba[:, 1].mean() > plain.proba[:, 1].mean()
+
+
+def test_advise_returns_probabilities_per_size_and_the_best_one(guide):
+    item = str(guide.index.item_ids[0])
+    answer = guide.advise(ShopperProfile(height_cm=168, weight_kg=62), item, sizes=[2, 8, 14])
+    p_fit = [s["p_fit"] for s in answer["sizes"]]
+    assert answer["advised_size"] == [2, 8, 14][int(np.argmax(p_fit))]
+    with pytest.raises(DataError, match="sizes"):
+        guide.advise(ShopperProfile(), item, sizes=[-3])
+
+
+def test_unknown_item_is_advised_from_overall_sizes(guide):
+    answer = guide.advise(ShopperProfile(weight_kg=70), "brand-new-item")
+    assert answer["category"] is None and answer["advised_size"] is not None
+
+
+def test_guide_round_trips_through_its_folder(guide, tmp_path):
+    save_guide(tmp_path / "g", guide.advisor, guide.index, guide.ranker, {"rows": 1})
+    loaded = ShoppingGuide.load(tmp_path / "g")
+    profile = ShopperProfile(height_cm=170, weight_kg=70, occasion="party")
+    assert loaded.recommend(profile, k=5) == guide.recommend(profile, k=5)
+    with pytest.raises(DataError, match="guide.json"):
+        ShoppingGuide.load(tmp_path)
