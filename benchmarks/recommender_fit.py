@@ -1,0 +1,77 @@
+"""Fit-advisor benchmark on RentTheRunway (Misra, Wan, McAuley, RecSys 2018 protocol).
+
+Random 80/10/10 transaction split of the given file (10 % early stopping, 10 % test, never
+tuned on); reports mean one-vs-rest AUC over small/fit/large (paper: 0.719 best model, 0.61
+simple baseline), per-class AUC, macro-F1, accuracy, the "fewer returns" fit-rate evidence,
+training time, and the wall time of ``advise-fit`` over the whole file (target < 60 s).
+``--ablation`` also trains without monotone constraints to show what they cost. Prints one JSON.
+
+    .venv/bin/python benchmarks/recommender_fit.py --data ../shared/data/rtr/renttherunway_dev.json.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+
+def run(data: Path, params: str, ablation: bool, seed: int) -> dict:
+    from fitting_room.config import load_config
+    from fitting_room.data.clothing_fit import parse_clothing_fit
+    from fitting_room.recommender.advisor import train_advisor
+    from fitting_room.recommender.evaluate import evaluate_fit
+    from fitting_room.recommender.guide import ShoppingGuide, save_guide
+    from fitting_room.recommender.predict import advise_file, mask_implausible
+    from fitting_room.recommender.splits import random_split
+
+    cfg = load_config(params)
+    rc = cfg.recommender
+    start = time.perf_counter()
+    frame = mask_implausible(parse_clothing_fit(data), cfg.validation.shoppers.ranges)
+    parse_seconds = time.perf_counter() - start
+    train, val, test = random_split(frame, rc.split.val_fraction, rc.split.test_fraction, seed)
+    advisor, facts = train_advisor(train, val, rc.advisor, seed)
+    out = {"data": str(data), "rows": len(frame), "parse_seconds": parse_seconds, **facts}
+    out.update(evaluate_fit(advisor, test))
+    out["paper_best_auc_rtr"], out["paper_baseline_auc_rtr"], out["target_auc_rtr"] = 0.719, 0.61, 0.78
+    if ablation:
+        free, free_facts = train_advisor(
+            train, val, rc.advisor.model_copy(update={"monotone_constraints": False}), seed
+        )
+        ablated = evaluate_fit(free, test)
+        out["ablation_unconstrained_auc_macro"] = ablated["advisor_auc_macro"]
+        out["ablation_unconstrained_macro_f1"] = ablated["advisor_macro_f1"]
+        out["ablation_unconstrained_train_seconds"] = free_facts["advisor_train_seconds"]
+    with tempfile.TemporaryDirectory() as tmp:
+        from fitting_room.recommender.catalog import build_catalog
+
+        index = build_catalog(train.head(2000), rc.ranker, rc.category_classes, rc.default_class)
+        save_guide(Path(tmp) / "guide", advisor, index, rc.ranker, {})
+        t0 = time.perf_counter()
+        guide = ShoppingGuide.load(Path(tmp) / "guide")
+        n = advise_file(guide, data, Path(tmp) / "pred.csv", cfg.validation.shoppers.ranges)
+        out["advise_fit_seconds"] = time.perf_counter() - t0  # load + parse + advise + write
+        out["advise_fit_rows"] = n
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/rtr/renttherunway_dev.json.gz"))
+    parser.add_argument("--modcloth", type=Path, default=None, help="also report on a ModCloth file")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--ablation", action="store_true", help="also train without monotone constraints")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    result = {"renttherunway": run(args.data, args.params, args.ablation, args.seed)}
+    if args.modcloth:
+        result["modcloth"] = run(args.modcloth, args.params, False, args.seed)
+        result["modcloth"]["paper_best_auc_modcloth"] = 0.657
+    print(json.dumps(result, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
