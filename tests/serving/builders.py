@@ -6,6 +6,8 @@ from pathlib import Path
 
 from fitting_room.config.data import FASHION_MNIST_CLASSES
 
+CATALOG_ITEMS = 60  # items in the synthetic catalog of the test guide
+
 
 def store_generator(tmp: Path) -> str:
     """An untrained (0-step) but real conditional generator, saved by the GAN's own code."""
@@ -29,9 +31,43 @@ def store_generator(tmp: Path) -> str:
     return str(stored.tag)
 
 
+def build_guide(folder: Path) -> Path:
+    """A small but real shopping guide trained by its own code on synthetic shoppers."""
+    from fitting_room.config.recommender import AdvisorConfig, RankerConfig
+    from fitting_room.recommender.advisor import train_advisor
+    from fitting_room.recommender.catalog import build_catalog
+    from fitting_room.recommender.guide import save_guide
+    from fitting_room.recommender.splits import random_split
+    from fitting_room.recommender.synthetic import make_shoppers
+
+    tx, _, _ = make_shoppers(n_transactions=2000, n_shoppers=400, n_items=CATALOG_ITEMS, seed=3)
+    train, val, _ = random_split(tx, 0.1, 0.1, seed=0)
+    small = AdvisorConfig(num_boost_round=60, num_leaves=15, min_data_in_leaf=10, n_folds=3, num_threads=1)
+    advisor, _ = train_advisor(train, val, small, seed=0)
+    classes = {"dress": "dress", "gown": "dress", "pants": "trouser", "top": "t-shirt/top", "jacket": "coat"}
+    ranker = RankerConfig(candidates=40)
+    return save_guide(folder, advisor, build_catalog(tx, ranker, classes, "dress"), ranker, {"rows": len(tx)})
+
+
+def store_folder(name: str, folder: Path, labels: dict[str, str]) -> str:
+    import shutil
+
+    import bentoml
+
+    with bentoml.models.create(name, labels=labels) as stored:
+        shutil.copytree(folder, Path(stored.path) / "guide", dirs_exist_ok=True)
+    return str(stored.tag)
+
+
 def build_store(home: Path) -> dict[str, str]:
     """Fill the BentoML store at ``home`` (run in a subprocess: BENTOML_HOME is read once)."""
-    return {"generator": store_generator(home / "work")}
+    guide = build_guide(home / "work" / "guide")
+    labels = {"mlflow_version": "1", "git_commit": "test", "data_version": "test", "params_hash": "test"}
+    return {
+        "generator": store_generator(home / "work"),
+        "advisor": store_folder("fitting-room-advisor", guide, labels),
+        "recommender": store_folder("fitting-room-recommender", guide, labels),
+    }
 
 
 if __name__ == "__main__":

@@ -14,7 +14,14 @@ from fitting_room.serving.server import start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "fitting_room.serving.service:FittingRoom"
-LIMITS = {"max_images": 8, "max_k": 12, "max_request_bytes": 4096, "max_latency_ms": 1000}
+LIMITS = {
+    "max_images": 8,
+    "max_k": 12,
+    "max_sizes": 6,
+    "max_history": 5,
+    "max_request_bytes": 4096,
+    "max_latency_ms": 1000,
+}
 
 
 @pytest.fixture(scope="session")

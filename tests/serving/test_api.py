@@ -111,9 +111,10 @@ def test_oversize_body_gets_413_and_the_service_keeps_serving(server):
 
 def test_info_reports_the_lineage_labels_of_every_model(server, model_tags):
     info = post(server, "/info", {}).json()
-    generator = info["models"]["generator"]
-    assert generator["tag"] == model_tags["generator"]
-    assert {"mlflow_version", "git_commit", "data_version", "params_hash"} <= set(generator["labels"])
+    for role in ("generator", "advisor", "recommender"):
+        model = info["models"][role]
+        assert model["tag"] == model_tags[role]
+        assert {"mlflow_version", "git_commit", "data_version", "params_hash"} <= set(model["labels"])
     assert info["limits"]["max_images"] == 8
 
 
@@ -123,3 +124,13 @@ def test_shop_page_is_served_with_a_strict_content_security_policy(server):
     assert "<form" in response.text
     assert "default-src 'self'" in response.headers["content-security-policy"]
     assert "http" not in response.text.split("<body>")[1]  # nothing loaded from other hosts
+
+
+def test_every_smoke_check_call_passes_against_a_healthy_server(server):
+    from fitting_room.config.serving import BatchingConfig, ServingConfig
+    from fitting_room.serving.smoke import http_call, smoke_calls
+
+    serving = ServingConfig(max_images=8, max_k=12, batching=BatchingConfig(max_batch_size=12))
+    for name, method, path, body, check in smoke_calls(serving):
+        status, payload, _ = http_call(server.url, method, path, body)
+        assert check(status, payload) is None, name

@@ -66,6 +66,7 @@ class RecommendedItem(BaseModel):
     advised_size: float | None
     fit: FitProbabilities
     preview: str = Field(description="base64-encoded PNG preview generated for the item")
+    preview_seed: int = Field(description="seed of the preview (/generate with it draws variations)")
 
 
 class Recommendations(BaseModel):
@@ -87,6 +88,8 @@ class ApiModels:
     """Request models whose bounds come from the serving config."""
 
     GenerateRequest: type[BaseModel]
+    RecommendRequest: type[BaseModel]
+    FitRequest: type[BaseModel]
     max_images: int
     max_k: int
     max_sizes: int
@@ -103,6 +106,8 @@ def api_models(max_images: int, max_k: int, max_sizes: int) -> ApiModels:
     Returns:
         The request model classes (response models are fixed and live at module level).
     """
+    # the shopping guide's own profile model: its bounds and units are the service's contract
+    from fitting_room.recommender.guide import ShopperProfile
 
     class GenerateRequest(Strict):
         category: Annotated[
@@ -114,4 +119,22 @@ def api_models(max_images: int, max_k: int, max_sizes: int) -> ApiModels:
             None, ge=0, le=SEED_MAX, description="second seed: n images on the path from seed to it"
         )
 
-    return ApiModels(GenerateRequest=GenerateRequest, max_images=max_images, max_k=max_k, max_sizes=max_sizes)
+    class RecommendRequest(Strict):
+        profile: ShopperProfile = Field(description="the shopper: measurements (SI units) and preferences")
+        k: int = Field(10, ge=1, le=max_k, description="number of items")
+
+    class FitRequest(Strict):
+        profile: ShopperProfile
+        item_id: str = Field(min_length=1, max_length=64, description="catalog item; unknown ids: cold start")
+        sizes: list[Annotated[float, Field(ge=0, le=60)]] | None = Field(
+            None, min_length=1, max_length=max_sizes, description="sizes to score; default: the item's usual"
+        )
+
+    return ApiModels(
+        GenerateRequest=GenerateRequest,
+        RecommendRequest=RecommendRequest,
+        FitRequest=FitRequest,
+        max_images=max_images,
+        max_k=max_k,
+        max_sizes=max_sizes,
+    )

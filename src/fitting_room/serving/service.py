@@ -27,8 +27,10 @@ from fitting_room.serving.args import ServiceArgs
 from fitting_room.serving.limits import BodySizeLimit
 from fitting_room.serving.page import shop_page
 from fitting_room.serving.schemas import (
+    FitAnswer,
     GeneratedImages,
     ImageJob,
+    Recommendations,
     ServiceInfo,
     api_models,
 )
@@ -65,23 +67,40 @@ class NotReady(BentoMLException):
 )
 class FittingRoom:
     generator_model = bentoml.models.BentoModel(ARGS.generator_model)
+    advisor_model = bentoml.models.BentoModel(ARGS.advisor_model)
+    recommender_model = bentoml.models.BentoModel(ARGS.recommender_model)
 
     def __init__(self) -> None:
+        from fitting_room.serving.shopping import PreviewCache
+
         self.studio: Any = None
+        self.advisor: Any = None  # ShoppingGuide behind /fit
+        self.recommender: Any = None  # ShoppingGuide behind /recommend
+        self.previews = PreviewCache(ARGS.preview_cache)
         self.error: str | None = None
         self._loaded = threading.Event()
         threading.Thread(target=self._load, name="load-models", daemon=True).start()
 
     def _load(self) -> None:
+        from fitting_room.recommender.guide import ShopperProfile
         from fitting_room.serving.bundle import load_drawer
+        from fitting_room.serving.shopping import load_guide
         from fitting_room.serving.studio import Studio
 
         try:
             studio = Studio(load_drawer(self.generator_model.path))
             studio.render(studio.plan(0, 1, 0))  # warm-up: the first call traces the graph
-            self.studio = studio
+            advisor = load_guide(self.advisor_model.path)
+            recommender = load_guide(self.recommender_model.path)
+            recommender.recommend(ShopperProfile(), 1)  # warm-up: first LightGBM call allocates
+            self.studio, self.advisor, self.recommender = studio, advisor, recommender
             self._loaded.set()
-            log.info("models loaded: generator %s", self.generator_model.tag)
+            log.info(
+                "models loaded: generator %s, advisor %s, recommender %s",
+                self.generator_model.tag,
+                self.advisor_model.tag,
+                self.recommender_model.tag,
+            )
         except Exception as err:  # readiness must report it, the process must not die silently
             self.error = f"{type(err).__name__}: {err}"
             log.exception("loading models failed")
@@ -130,12 +149,67 @@ class FittingRoom:
             images=images,
         )
 
+    @bentoml.api(route="/recommend", input_spec=API.RecommendRequest, output_spec=Recommendations)
+    async def recommend(self, profile: Any, k: int = 10) -> Recommendations:
+        """Garments for a shopper, best first, each with advised size, fit probabilities and a preview."""
+        import anyio
+
+        from fitting_room.serving import shopping
+        from fitting_room.serving.studio import RequestError
+
+        studio = self._ready_studio()
+        try:
+            shopping.check_profile(profile, ARGS.max_history)
+            items, cold = await anyio.to_thread.run_sync(shopping.recommend, self.recommender, profile, k)
+        except RequestError as err:
+            return rejection(err)
+        jobs = [
+            studio.preview_job(
+                studio.category_index(item["generator_class"], "generator_class"),
+                item["item_id"],
+                ARGS.preview_seed,
+            )
+            for item in items
+        ]
+        previews = [self.previews.get(item["item_id"]) for item in items]
+        missing = [i for i, preview in enumerate(previews) if preview is None]
+        for i, drawn in zip(missing, await self._render([jobs[i] for i in missing]), strict=True):
+            previews[i] = drawn
+            self.previews.put(items[i]["item_id"], drawn)
+        return Recommendations(
+            k=k,
+            cold_start=cold,
+            items=[
+                shopping.recommended_item(item, preview or "", job.seed)
+                for item, preview, job in zip(items, previews, jobs, strict=True)
+            ],
+        )
+
+    @bentoml.api(route="/fit", input_spec=API.FitRequest, output_spec=FitAnswer)
+    async def fit(self, profile: Any, item_id: str, sizes: list[float] | None = None) -> FitAnswer:
+        """P(small), P(fit), P(large) of a garment in each size for a shopper, and the advised size."""
+        import anyio
+
+        from fitting_room.serving import shopping
+        from fitting_room.serving.studio import RequestError
+
+        self._ready_studio()
+        try:
+            shopping.check_profile(profile, ARGS.max_history)
+            return await anyio.to_thread.run_sync(shopping.advise, self.advisor, profile, item_id, sizes)
+        except RequestError as err:
+            return rejection(err)
+
     @bentoml.api(route="/info", output_spec=ServiceInfo)
     def info(self) -> ServiceInfo:
         """Lineage: the bento and each model (MLflow version, git commit, data and params hashes)."""
         from bentoml._internal.context import server_context
 
-        stored = {"generator": self.generator_model}
+        stored = {
+            "generator": self.generator_model,
+            "advisor": self.advisor_model,
+            "recommender": self.recommender_model,
+        }
         models = {
             role: {"tag": str(model.tag), "labels": dict(model.info.labels)} for role, model in stored.items()
         }

@@ -17,7 +17,15 @@ from typing import Any
 from fitting_room.config.serving import ServingConfig
 from fitting_room.serving.server import ServerFailed, running_server
 
-SAMPLE_PROFILE = {"height_cm": 168.0, "weight_kg": 62.0, "bust_size": "34b", "age_years": 31}
+# a ShopperProfile (fitting_room.recommender.guide): SI units, bra band in cm (34 in)
+SAMPLE_PROFILE = {
+    "height_cm": 168.0,
+    "weight_kg": 62.0,
+    "bust_band_cm": 86.4,
+    "cup": "b",
+    "age_years": 31,
+    "occasion": "wedding",
+}
 
 
 def http_call(
@@ -86,6 +94,13 @@ def smoke_calls(serving: ServingConfig) -> list[tuple[str, str, str, Any, Callab
         ("fit", "POST", "/fit", {"profile": SAMPLE_PROFILE, "item_id": "smoke-unknown-item"}, fit_ok),
         ("n_too_big", "POST", "/generate", {"category": 0, "n": too_many}, status_is(400, "n above bound")),
         ("bad_category", "POST", "/generate", {"category": "spacesuit"}, status_is(400, "unknown category")),
+        (
+            "impossible_height",
+            "POST",
+            "/recommend",
+            {"profile": {"height_cm": 300}, "k": 3},
+            status_is(400, "3 m tall shopper"),
+        ),
     ]
 
 

@@ -27,7 +27,10 @@ function readProfile() {
   const profile = {
     height_cm: numberOrNull("height_cm"),
     weight_kg: numberOrNull("weight_kg"),
-    bust_size: textOrNull("bust_size"),
+    bust_band_cm: numberOrNull("bust_band_cm"),
+    cup: textOrNull("cup"),
+    waist_cm: numberOrNull("waist_cm"),
+    hips_cm: numberOrNull("hips_cm"),
     age_years: numberOrNull("age_years"),
     body_type: textOrNull("body_type"),
     occasion: textOrNull("occasion"),
@@ -86,19 +89,24 @@ function card(item) {
   const bar = document.createElement("span");
   bar.style.width = `${fitPct}%`;
   meter.append(bar);
+  const odds = document.createElement("p");
+  odds.className = "odds";
+  odds.textContent = `too small ${Math.round(item.fit.small * 100)}%, too large ${Math.round(item.fit.large * 100)}%`;
   const more = document.createElement("button");
   more.type = "button";
   more.textContent = "More variations";
   more.setAttribute("aria-label", `More variations of ${title.textContent}`);
   more.addEventListener("click", () => showVariations(item));
-  li.append(image(item.preview, `generated preview of ${item.generator_class}`), title, size, meter, more);
+  li.append(image(item.preview, `generated preview of ${item.generator_class}`), title, size, meter, odds, more);
   return li;
 }
 
 async function showVariations(item) {
   say(`Generating variations of ${item.generator_class}...`);
   try {
-    const seed = Math.floor(Math.random() * 1_000_000);
+    // start from the preview's own seed: each click shows the next, reproducible set
+    item.round = (item.round || 0) + 1;
+    const seed = (item.preview_seed + item.round) % 2147483648;
     const data = await postJson("../generate", { category: item.generator_class, n: 6, seed });
     variations.replaceChildren(
       ...data.images.map((b64, i) => image(b64, `variation ${i + 1} of ${data.category}`)),
