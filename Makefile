@@ -72,4 +72,4 @@ ui: $(VENV)/.synced  ## MLflow UI on http://127.0.0.1:5000 over the embedded sto
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db --host 127.0.0.1 --port 5000
 
 clean:  ## remove pipeline outputs (keeps .venv and the DVC cache)
-	rm -rf data models reports/validation/data_docs build mlruns .prefect
+	rm -rf data models reports/validation/*_data_docs build mlruns .prefect

@@ -44,11 +44,16 @@ def _write_rtr_lines(path: Path, n: int, seed: int = 0, **overrides_by_row: dict
     return path
 
 
-@pytest.fixture
-def project(tmp_path, mlflow_uri, monkeypatch) -> Path:
-    """The project's pipeline files in a fresh git repo, with tiny shopper data of its own."""
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """The project's pipeline files in a fresh git repo, with tiny shopper data of its own.
+
+    Module-scoped: stage subprocesses cost seconds each, so the tests of a module share one
+    project (and one MLflow store) and build on each other's DVC cache, in file order.
+    """
     if not (FMNIST / "train-images-idx3-ubyte.gz").exists():
         pytest.skip("Debian dataset-fashion-mnist not installed (make test installs it)")
+    tmp_path = tmp_path_factory.mktemp("pipeline")
     proj = tmp_path / "project"
     proj.mkdir()
     for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
@@ -65,13 +70,25 @@ def project(tmp_path, mlflow_uri, monkeypatch) -> Path:
         ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init"],
     ):
         subprocess.run(cmd, cwd=proj, check=True)
-    monkeypatch.chdir(proj)
-    for var in ("FITTING_ROOM_PROFILE", "FITTING_ROOM_SET", "FITTING_ROOM_PARAMS"):
-        monkeypatch.delenv(var, raising=False)
-    return proj
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(proj)
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        for var in (
+            "FITTING_ROOM_PROFILE",
+            "FITTING_ROOM_SET",
+            "FITTING_ROOM_PARAMS",
+            "FITTING_ROOM_PARENT_RUN_ID",
+        ):
+            mp.delenv(var, raising=False)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        yield proj
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def write_rtr_lines():
     """Builder of RentTheRunway-format JSON lines: ``write_rtr_lines(path, n, seed, **{row: fields})``."""
     return _write_rtr_lines
