@@ -9,21 +9,26 @@ from fitting_room.config.data import FASHION_MNIST_CLASSES
 CATALOG_ITEMS = 60  # items in the synthetic catalog of the test guide
 
 
-def store_generator(tmp: Path) -> str:
+def save_tiny_generator(tmp: Path) -> Path:
     """An untrained (0-step) but real conditional generator, saved by the GAN's own code."""
-    import bentoml
-
     from fitting_room.config.gan import GeneratorArch
     from fitting_room.gan.generate import save_generator
     from fitting_room.gan.networks import build_generator
 
     arch = GeneratorArch(latent_dim=16, width=32)
     model = build_generator(arch, resolution=28, channels=1, num_classes=len(FASHION_MNIST_CLASSES))
-    folder = save_generator(
+    return save_generator(
         model,
         {"class_names": list(FASHION_MNIST_CLASSES), "latent_dim": arch.latent_dim, "resolution": 28},
         tmp / "gan",
     )
+
+
+def store_generator(tmp: Path) -> str:
+    """The tiny generator in the BentoML store, as the package stage would import it."""
+    import bentoml
+
+    folder = save_tiny_generator(tmp)
     labels = {"mlflow_version": "1", "git_commit": "test", "data_version": "test", "params_hash": "test"}
     with bentoml.models.create("fitting-room-generator", labels=labels) as stored:
         for file in folder.iterdir():
