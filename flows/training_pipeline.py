@@ -11,6 +11,7 @@ stage list is ``dvc.yaml`` itself, so the flow never claims a stage that does no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from pathlib import Path
 
@@ -20,13 +21,16 @@ from prefect.runtime import flow_run
 
 from fitting_room.config import load_config
 from fitting_room.config.loader import OVERRIDES_ENV, PROFILE_ENV
+from fitting_room.ops.lock import PipelineBusy, describe_stale, run_lock
+from fitting_room.ops.noop import changed_stages, describe_changes
+from fitting_room.ops.preflight import bound_mlflow_retries, check_tracking_server
 from fitting_room.pipeline.dvc_stages import (
     StageOutcome,
     pipeline_stages,
     push_outputs,
     repro_stage,
 )
-from fitting_room.tracking.mlflow_runs import pipeline_run
+from fitting_room.tracking.mlflow_runs import pipeline_run, tracking_uri
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,17 +78,22 @@ def training_pipeline(
         if until not in stages:
             raise ValueError(f"--until {until!r}: no such stage in dvc.yaml (stages: {', '.join(stages)})")
         stages = stages[: stages.index(until) + 1]
-    outcomes: list[StageOutcome] = []
-    with pipeline_run(cfg, root, flow_run_id=str(flow_run.get_id() or "")) as parent:
-        import mlflow
-
-        for name in stages:
-            outcome = run_stage(name, root)
-            outcomes.append(outcome)
-            mlflow.set_tag(f"stage.{name}", "ran" if outcome.ran else "cached")
-        remote = push(root) if push_data else None
-        mlflow.set_tag("dvc_remote", remote or "none")
-        run_id = parent.info.run_id
+    bound_mlflow_retries(cfg.ops.tracking_check)
+    check_tracking_server(tracking_uri(cfg.tracking, root), cfg.ops.tracking_check)
+    logger = get_run_logger()
+    flow_run_id = str(flow_run.get_id() or "")
+    lock_path = Path(root) / cfg.ops.lock.path
+    with contextlib.ExitStack() as held:
+        try:
+            acquired = held.enter_context(run_lock(lock_path, f"flow run {flow_run_id}", cfg.ops.lock.wait_s))
+        except PipelineBusy as busy:
+            # a second trigger: say so and finish; the run holding the lock does the work
+            logger.warning("%s", busy)
+            create_markdown_artifact(key="training-pipeline-summary", markdown=f"## Skipped\n\n{busy}\n")
+            return []
+        if acquired.stale is not None:
+            logger.warning("%s", describe_stale(acquired.stale))
+        outcomes, remote, run_id, noop = _run_stages(cfg, root, stages, push_data, flow_run_id)
 
     rows = "\n".join(
         f"| {o.name} | {'ran' if o.ran else 'unchanged (skipped)'} | {o.seconds:.1f} |" for o in outcomes
@@ -93,11 +102,41 @@ def training_pipeline(
         key="training-pipeline-summary",
         markdown=(
             f"## Training pipeline ({cfg.profile})\n\n| stage | result | seconds |\n|---|---|---|\n{rows}\n\n"
-            f"MLflow parent run: `{run_id}`; DVC remote: `{remote or 'none'}`\n"
+            + ("**No-op**: data, params and code unchanged; nothing retrained.\n\n" if noop else "")
+            + f"MLflow parent run: `{run_id}`; DVC remote: `{remote or 'none'}`\n"
         ),
         description="Stages run or skipped by DVC in this pipeline run",
     )
     return outcomes
+
+
+def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id: str):
+    """Run the stages under the pipeline's MLflow parent run; a no-op when DVC sees no change."""
+    logger = get_run_logger()
+    outcomes: list[StageOutcome] = []
+    with pipeline_run(cfg, root, flow_run_id=flow_run_id) as parent:
+        import mlflow
+
+        todo = stages
+        if stages and stages[0] == "configure":
+            # configure refreshes params and input fingerprints; then one status call decides
+            outcomes.append(run_stage("configure", root))
+            changes = changed_stages(root, stages[1:])
+            todo = stages[1:] if changes else []
+            if changes:
+                logger.info("changed since the last run: %s", describe_changes(changes))
+        noop = bool(stages) and not todo
+        if noop:
+            logger.info("no-op: data, params and code unchanged since dvc.lock; nothing to retrain")
+            outcomes += [StageOutcome(name, False, 0.0) for name in stages[1:]]
+        for name in todo:
+            outcomes.append(run_stage(name, root))
+        for outcome in outcomes:
+            mlflow.set_tag(f"stage.{outcome.name}", "ran" if outcome.ran else "cached")
+        mlflow.set_tag("noop", str(noop).lower())
+        remote = push(root) if push_data else None
+        mlflow.set_tag("dvc_remote", remote or "none")
+    return outcomes, remote, parent.info.run_id, noop
 
 
 def main() -> None:
@@ -110,8 +149,11 @@ def main() -> None:
     outcomes = training_pipeline(
         profile=args.profile, overrides=args.overrides, push_data=not args.no_push, until=args.until
     )
+    if not outcomes:
+        print("pipeline skipped: another training run holds the lock (see the log above)")
+        return
     ran = [o.name for o in outcomes if o.ran and o.name != "configure"]
-    print("pipeline finished: " + (f"re-ran {', '.join(ran)}" if ran else "everything up to date"))
+    print("pipeline finished: " + (f"re-ran {', '.join(ran)}" if ran else "everything up to date (no-op)"))
 
 
 if __name__ == "__main__":

@@ -15,12 +15,13 @@ CATEGORICAL_DRIFT_FEATURES = ["fit", "body_type", "rented_for", "category"]
 class ScheduleConfig(Section):
     deployment: str = Field("scheduled-retrain", min_length=1)  # Prefect deployment name
     cron: str = "0 3 * * *"  # when the scheduled retrain runs (5-field cron)
-    timezone: str = "UTC"  # time zone the cron is read in
+    drift_cron: str = "0 * * * *"  # when the drift check runs (5-field cron)
+    timezone: str = "UTC"  # time zone the crons are read in
     work_pool: str = Field("fitting-room", min_length=1)  # Prefect process work pool
     profile: str = "default"  # params profile the scheduled run uses
     paused: bool = False  # register the schedule paused (turn on in the UI / `prefect deployment`)
 
-    @field_validator("cron")
+    @field_validator("cron", "drift_cron")
     @classmethod
     def _five_fields(cls, value: str) -> str:
         if len(value.split()) != 5:

@@ -20,11 +20,12 @@ from fitting_room.errors import FittingRoomError
 from fitting_room.ops.lineage import current_bento_doc, registered_names
 
 
-def bento_models(bento_tag: str) -> list[Any]:
-    """The :class:`ImportedModel` records of a stored bento, rebuilt from its models' labels.
+def bento_models(cfg: Config, bento_tag: str) -> list[Any]:
+    """The :class:`ImportedModel` records of a stored bento, from the ``<role>_version`` labels
+    the package stage gives every bento.
 
     Raises:
-        FittingRoomError: naming the bento when it is not in the BentoML store.
+        FittingRoomError: naming the bento when it is not in the BentoML store or pins no versions.
     """
     import bentoml
     from bentoml.exceptions import NotFound
@@ -37,17 +38,15 @@ def bento_models(bento_tag: str) -> list[Any]:
         raise FittingRoomError(
             f"bento {bento_tag!r} is not in the BentoML store (`bentoml list` shows what is)"
         ) from None
-    models = []
-    for info in bento.info.models:
-        labels = dict(bentoml.models.get(info.tag).info.labels)
-        models.append(
-            ImportedModel(
-                labels.get("role", info.tag.name),
-                labels.get("mlflow_model", info.tag.name),
-                labels.get("mlflow_version", ""),
-                str(info.tag),
-                labels,
-            )
+    labels = dict(bento.info.labels)
+    models = [
+        ImportedModel(role, name, labels[f"{role}_version"], "", {"role": role, "mlflow_model": name})
+        for role, name in registered_names(cfg).items()
+        if labels.get(f"{role}_version")
+    ]
+    if not models:
+        raise FittingRoomError(
+            f"bento {bento_tag!r} has no <role>_version labels: it was not built by `package`"
         )
     return models
 
@@ -96,7 +95,7 @@ def rollback_bento(cfg: Config, to_tag: str, reason: str, root: str | Path = "."
     """
     from fitting_room.serving.package import promote
 
-    models = tuple(bento_models(to_tag))
+    models = tuple(bento_models(cfg, to_tag))
     previous = current_bento_doc(cfg, root)
     promote(to_tag, models, {"rolled_back": True, "reason": reason}, Path(root) / cfg.serving.out_dir)
     return record_bento_move(cfg, "rollback_bento", to_tag, (previous or {}).get("bento"), reason, root)
@@ -112,13 +111,8 @@ def rollback_bundle(cfg: Config, client: Any, to_tag: str, reason: str, root: st
 
     from fitting_room.tracking.registry import rollback
 
-    models = bento_models(to_tag)
-    known = set(registered_names(cfg).values())
+    models = bento_models(cfg, to_tag)
     for m in models:
-        if m.registered_name not in known:
-            raise FittingRoomError(
-                f"bento {to_tag}: model {m.registered_name!r} is not one this config serves"
-            )
         try:
             client.get_model_version(m.registered_name, m.mlflow_version)
         except MlflowException:
