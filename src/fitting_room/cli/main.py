@@ -21,6 +21,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+# One ``rollback`` group; each model's command module adds its ``rollback <model>`` command.
+rollback_app = typer.Typer(help="Move a registered model's champion alias (or the served bento) back.")
+app.add_typer(rollback_app, name="rollback")
 
 
 class State:

@@ -8,20 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fitting_room.cli.main import app, state
-
-
-def rollback_group() -> typer.Typer:
-    """The shared ``rollback`` sub-app (the GAN and shopping-guide modules add their models to it)."""
-    for group in app.registered_groups:
-        if group.name == "rollback" and group.typer_instance is not None:
-            return group.typer_instance
-    group = typer.Typer(help="Move a registered model's champion alias (or the served bento) back.")
-    app.add_typer(group, name="rollback")
-    return group
-
-
-rollback_app = rollback_group()
+from fitting_room.cli.main import app, rollback_app, state
 
 
 @app.command("lineage")

@@ -8,20 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fitting_room.cli.main import app, state
-
-
-def rollback_group() -> typer.Typer:
-    """The shared ``rollback`` sub-app (created by the GAN commands; made here if it is absent)."""
-    for group in app.registered_groups:
-        if group.name == "rollback" and group.typer_instance is not None:
-            return group.typer_instance
-    group = typer.Typer(help="Move a registered model's champion alias back to an earlier version.")
-    app.add_typer(group, name="rollback")
-    return group
-
-
-rollback_app = rollback_group()
+from fitting_room.cli.main import app, rollback_app, state
 
 
 @app.command("fit-recommender")
