@@ -3,6 +3,7 @@
 from fitting_room.cli import (  # noqa: F401  (registers commands)
     config_cmd,
     data_cmd,
+    gan_cmd,
     ops_cmd,
     pipeline_cmd,
     recommender_cmd,

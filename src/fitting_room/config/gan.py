@@ -32,6 +32,7 @@ class TrainingConfig(Section):
     beta_1: float = Field(0.0, ge=0, lt=1)  # Adam beta_1 for both nets
     beta_2: float = Field(0.9, ge=0, lt=1)  # Adam beta_2 for both nets
     loss: Literal["hinge", "non_saturating"] = "hinge"
+    aux_weight: float = Field(0.5, ge=0)  # weight of the auxiliary class loss (0 = projection only)
     ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of generator weights (0 = copy, no averaging)
     checkpoint_every: int = Field(500, ge=1)  # steps between resume checkpoints
     jit_compile: bool = True  # XLA-compile the train step

@@ -26,6 +26,11 @@ def generator_loss(kind: str, fake_logits: Any) -> Any:
     return tf.reduce_mean(tf.nn.softplus(-fake_logits))
 
 
+def class_loss(labels: Any, logits: Any) -> Any:
+    """Auxiliary classification loss: real images teach D the classes, G must match them."""
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+
+
 class ConditionalGAN(keras.Model):
     """Generator, discriminator and EMA generator trained together by ``fit``."""
 
@@ -36,6 +41,7 @@ class ConditionalGAN(keras.Model):
         ema_generator: keras.Model,
         loss: str = "hinge",
         ema_decay: float = 0.999,
+        aux_weight: float = 0.0,
         seed: int = 0,
         **kwargs: Any,
     ):
@@ -45,6 +51,7 @@ class ConditionalGAN(keras.Model):
         self.ema_generator = ema_generator
         self.loss_kind = loss
         self.ema_decay = ema_decay
+        self.aux_weight = aux_weight
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.noise = keras.random.SeedGenerator(seed)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -70,18 +77,21 @@ class ConditionalGAN(keras.Model):
         z = keras.random.normal((batch, self.latent_dim), seed=self.noise)
         with tf.GradientTape() as tape:
             fake = self.generator([z, labels], training=True)
-            real_logits = self.discriminator([real, labels], training=True)
-            fake_logits = self.discriminator([fake, labels], training=True)
+            real_logits, real_class = self.discriminator([real, labels], training=True)
+            fake_logits, _ = self.discriminator([fake, labels], training=True)
             d_loss = discriminator_loss(self.loss_kind, real_logits, fake_logits)
-            scaled = self.d_optimizer.scale_loss(d_loss)
+            d_total = d_loss + self.aux_weight * class_loss(labels, real_class)
+            scaled = self.d_optimizer.scale_loss(d_total)
         d_vars = self.discriminator.trainable_weights
         self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
 
         z = keras.random.normal((batch, self.latent_dim), seed=self.noise)
         with tf.GradientTape() as tape:
             fake = self.generator([z, labels], training=True)
-            g_loss = generator_loss(self.loss_kind, self.discriminator([fake, labels], training=True))
-            scaled = self.g_optimizer.scale_loss(g_loss)
+            fake_logits, fake_class = self.discriminator([fake, labels], training=True)
+            g_loss = generator_loss(self.loss_kind, fake_logits)
+            g_total = g_loss + self.aux_weight * class_loss(labels, fake_class)
+            scaled = self.g_optimizer.scale_loss(g_total)
         g_vars = self.generator.trainable_weights
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
 

@@ -3,10 +3,11 @@
 Generator: noise -> dense seed at ``base x base`` -> (upsample, 3x3 conv, class-conditional
 batch norm, ReLU) per doubling -> 3x3 conv -> tanh. The class enters through the
 per-class scale and shift of every batch norm (as in BigGAN / SN-GAN), which conditions
-every layer instead of only the input.
+every layer, and through a learned class code concatenated to the noise.
 
 Discriminator: strided convolutions with spectral normalisation, global pooling to a
-feature vector ``h``, and the projection head ``w·h + <embed(y), h>`` (Miyato & Koyama 2018).
+feature vector ``h``, and the projection head ``w·h + <embed(y), h>`` (Miyato & Koyama 2018),
+plus auxiliary class logits from ``h`` (AC-GAN, Odena et al. 2017; weight in params).
 
 Both are plain functional models (no custom layers), so ``.keras`` files load anywhere.
 """
@@ -56,7 +57,10 @@ def build_generator(arch: GeneratorArch, resolution: int, channels: int, num_cla
     z = keras.Input((arch.latent_dim,), name="z")
     y = keras.Input((), dtype="int32", name="label")
     width = arch.width
-    h = layers.Dense(base * base * width, use_bias=False, name="seed")(z)
+    # the class also enters at the input: conditional norms alone pick up the class slowly
+    label_code = layers.Embedding(num_classes, arch.latent_dim, name="label_code")(y)
+    h = layers.Concatenate()([z, label_code])
+    h = layers.Dense(base * base * width, use_bias=False, name="seed")(h)
     h = layers.Reshape((base, base, width))(h)
     h = layers.ReLU()(_conditional_norm(h, y, num_classes, "cbn0"))
     for i in range(1, doublings + 1):
@@ -71,7 +75,7 @@ def build_generator(arch: GeneratorArch, resolution: int, channels: int, num_cla
 
 
 def build_discriminator(arch: DiscriminatorArch, resolution: int, channels: int, num_classes: int) -> Any:
-    """Keras model ``[images (B, R, R, C), y (B,) int] -> logits (B, 1)``, projection-conditioned."""
+    """Keras model ``[images (B, R, R, C), y (B,) int] -> [score (B, 1), class logits (B, K)]``."""
     import keras
     from keras import layers
 
@@ -93,5 +97,7 @@ def build_discriminator(arch: DiscriminatorArch, resolution: int, channels: int,
     unconditional = sn(layers.Dense(1, name="logit"))(h)
     embedded = layers.Embedding(num_classes, width, name="projection")(y)
     projection = layers.Dot(axes=1)([embedded, h])
-    out = layers.Add(dtype="float32", name="score")([unconditional, projection])
-    return keras.Model([x, y], out, name="discriminator")
+    score = layers.Add(dtype="float32", name="score")([unconditional, projection])
+    # auxiliary class logits (AC-GAN): a direct, fast class signal for both nets
+    class_logits = layers.Dense(num_classes, dtype="float32", name="class_logits")(h)
+    return keras.Model([x, y], [score, class_logits], name="discriminator")

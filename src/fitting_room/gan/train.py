@@ -51,6 +51,7 @@ def fingerprint(cfg: Config, split: ImageSplit, digest: str) -> str:
         "generator": cfg.gan.generator.model_dump(),
         "discriminator": cfg.gan.discriminator.model_dump(),
         "loss": t.loss,
+        "aux_weight": t.aux_weight,
         "batch_size": t.batch_size,
         "shape": list(split.images.shape[1:]),
         "classes": list(split.class_names),
@@ -77,7 +78,7 @@ def build_gan(cfg: Config, split: ImageSplit, mixed_precision: bool) -> Any:
         opt = keras.optimizers.Adam(lr, beta_1=t.beta_1, beta_2=t.beta_2)
         return keras.optimizers.LossScaleOptimizer(opt) if mixed_precision else opt
 
-    gan = ConditionalGAN(generator, discriminator, ema, t.loss, t.ema_decay, seed=cfg.seed)
+    gan = ConditionalGAN(generator, discriminator, ema, t.loss, t.ema_decay, t.aux_weight, seed=cfg.seed)
     gan.compile(d_optimizer=adam(t.d_lr), g_optimizer=adam(t.g_lr), jit_compile=t.jit_compile)
     return gan
 
