@@ -141,3 +141,28 @@ def test_a_dress_request_yields_images_the_classifier_calls_dresses(tmp_path, sh
     meta = json.loads(Path(result.model_dir, "generator.json").read_text())
     assert meta["config"]["gan"]["generator"]["latent_dim"] == cfg.gan.generator.latent_dim
     assert meta["class_names"] == list(SHAPE_CLASSES)
+
+
+@pytest.mark.slow
+def test_training_logs_losses_speed_quality_samples_and_a_servable_model_to_mlflow(
+    tmp_path, shapes_dir, mlflow_uri
+):
+    import mlflow
+    import pandas as pd
+
+    from fitting_room.gan.train import train_gan
+
+    cfg = smoke_config(tmp_path, "gan.training.steps=40")  # 2 epochs of 20 steps
+    result = train_gan(cfg, shapes_dir)
+    run = mlflow.get_run(result.run_id)
+    for key in ("d_loss", "g_loss", "images_per_second", "quick_fid", "quick_class_accuracy"):
+        history = mlflow.MlflowClient().get_metric_history(result.run_id, key)
+        assert [m.step for m in history] == [20, 40], key
+    assert run.data.tags["stage"] == "train_gan"
+    samples = mlflow.MlflowClient().list_artifacts(result.run_id, "samples")
+    assert len(samples) == 2
+
+    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/generator")
+    images = model.predict(pd.DataFrame({"category": ["dress", "dress", "0"], "seed": [1, 1, 2]}))
+    assert images.shape == (3, 28, 28, 1) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images[0], images[1])

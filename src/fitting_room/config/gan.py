@@ -35,7 +35,7 @@ class TrainingConfig(Section):
     aux_weight: float = Field(0.5, ge=0)  # weight of the auxiliary class loss (0 = projection only)
     ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of generator weights (0 = copy, no averaging)
     checkpoint_every: int = Field(500, ge=1)  # steps between resume checkpoints
-    jit_compile: bool = True  # XLA-compile the train step
+    jit_compile: bool = False  # XLA-compile the train step (slower on small CPUs; try on GPUs)
     shuffle_buffer: int = Field(10000, ge=1)  # tf.data shuffle buffer (images)
     sample_grid_per_class: int = Field(8, ge=1, le=32)  # images per class in the epoch sample grid
     monitor_images_per_class: int = Field(0, ge=0)  # per-epoch quick FID; 0 = off (needs a classifier)
