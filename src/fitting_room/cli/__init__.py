@@ -10,7 +10,6 @@ from fitting_room.cli import (  # noqa: F401  (registers commands)
     serving_cmd,
     validate_cmd,
 )
-from fitting_room.cli import gan_cmd  # noqa: F401  (registers commands)
 from fitting_room.cli.main import app, run
 
 __all__ = ["app", "run"]
