@@ -5,9 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fitting_room.recommender.advisor import FitAdvisor
+from fitting_room.recommender.advisor import FitAdvisor, train_advisor
 from fitting_room.recommender.evaluate import evaluate_fit
+from fitting_room.recommender.monotone import project_monotone
+from fitting_room.recommender.splits import random_split
 from fitting_room.recommender.synthetic import SIZES
+
+from .conftest import SMALL_ADVISOR
 
 
 def _grid(test: pd.DataFrame, n_rows: int = 40) -> pd.DataFrame:
@@ -80,3 +84,41 @@ def test_save_and_load_round_trip_gives_identical_predictions(trained, tmp_path)
     loaded = FitAdvisor.load(advisor.save(tmp_path / "advisor"))
     np.testing.assert_array_equal(loaded.predict_proba(test), advisor.predict_proba(test))
     assert not list(tmp_path.rglob("*.tmp*")), "temporary files left behind"
+
+
+def test_size_monotonicity_holds_by_prediction_even_for_unconstrained_trees_and_unseen_sizes(synthetic):
+    tx, _, _ = synthetic
+    train, val, test = random_split(tx, 0.1, 0.1, seed=1)
+    free, _ = train_advisor(train, val, SMALL_ADVISOR.model_copy(update={"monotone_constraints": "none"}), 1)
+    rows = test.head(30).reset_index(drop=True)
+    sizes = np.array([-2.0, 0.0, 1.5, 3.0, 7.25, 10.0, 13.0, 18.5, 24.0, 31.0, 60.0])  # on and off the grid
+    grid = rows.loc[rows.index.repeat(len(sizes))].reset_index(drop=True)
+    grid["size"] = np.tile(sizes, len(rows))
+    proba = free.predict_proba(grid).reshape(len(rows), len(sizes), 3)
+    assert np.all(np.diff(proba[:, :, 0], axis=1) <= 1e-12), "P(small) rises with size"
+    assert np.all(np.diff(proba[:, :, 2], axis=1) >= -1e-12), "P(large) falls with size"
+    np.testing.assert_allclose(proba.sum(axis=2), 1.0, atol=1e-9)
+
+
+def test_projection_leaves_monotone_curves_alone_and_fixes_the_others():
+    already = np.array([[0.9, 0.7, 0.7, 0.2]])
+    np.testing.assert_allclose(project_monotone(already, increasing=False), already)
+    bumpy = np.array([[0.5, 0.8, 0.3, 0.4, 0.1]])
+    projected = project_monotone(bumpy, increasing=False)
+    assert np.all(np.diff(projected) <= 0)
+    assert projected.min() >= bumpy.min() and projected.max() <= bumpy.max()
+
+
+def test_catalog_fast_path_gives_the_same_advice_as_the_advisor(guide, trained):
+    advisor, test = trained
+    shopper = test.iloc[0][["height_cm", "weight_kg", "bust_band_cm", "cup_index", "age_years",
+                            "body_type", "rented_for", "user_id"]].to_dict()  # fmt: skip
+    positions = np.arange(min(30, len(guide.index)))
+    fast_proba, fast_size = guide.catalog_fit.advise(shopper, positions)
+    rows = pd.DataFrame([shopper] * len(positions))
+    rows["item_id"] = guide.index.item_ids[positions]
+    rows["category"] = guide.index.categories[positions]
+    rows["size"] = np.nan
+    proba, size = advisor.advise(rows)
+    np.testing.assert_allclose(fast_proba, proba, atol=1e-9)
+    np.testing.assert_array_equal(fast_size, size)

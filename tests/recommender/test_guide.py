@@ -66,8 +66,8 @@ def test_fit_aware_rerank_pushes_down_items_unlikely_to_fit(guide):
     # a negligible fit weight keeps the retrieval order but still reports every candidate's P(fit)
     unaware = aware.model_copy(update={"w_fit": 1e-9})
     for fit_aware, plain in zip(
-        rank(guide.index, queries, aware, 10, guide.advisor),
-        rank(guide.index, queries, unaware, 10, guide.advisor),
+        rank(guide.index, queries, aware, 10, guide.catalog_fit),
+        rank(guide.index, queries, unaware, 10, guide.catalog_fit),
         strict=True,
     ):
         assert fit_aware.proba[:, 1].mean() > plain.proba[:, 1].mean()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -25,9 +26,10 @@ class AdvisorConfig(Section):
     lambda_l2: float = Field(1.0, ge=0)
     max_sizes_per_item: int = Field(12, ge=1)  # most-rented sizes of an item considered when advising
     num_threads: int = Field(2, ge=1)  # LightGBM threads for training
-    # constrain P(small) to fall and P(large) to rise with size; false only for ablations
-    # (about +0.02 AUC on RTR, but advice can then point the wrong way)
-    monotone_constraints: bool = True
+    # which size-derived features the trees are constrained along (P(small) falling, P(large)
+    # rising): all of them, only the size-relative ones (raw size free), or none. Predictions
+    # are projected onto size-monotone curves in every case, so this trades accuracy only.
+    monotone_constraints: Literal["all", "relative", "none"] = "all"
 
 
 class RankerConfig(Section):

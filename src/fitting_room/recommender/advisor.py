@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import pandas as pd
 from fitting_room.config.recommender import AdvisorConfig
 from fitting_room.errors import DataError
 from fitting_room.recommender import features as F
+from fitting_room.recommender.monotone import SizeGrids, interpolate_rows, project_monotone
 from fitting_room.recommender.storage import read_frame, write_frame, write_json, write_text
 
 
@@ -43,64 +45,73 @@ class FitAdvisor:
     max_sizes: int
     smoothing: float  # pseudo-count the statistics were computed with (to recompute them)
 
-    def predict_proba(self, frame: pd.DataFrame, num_threads: int = 0) -> np.ndarray:
-        """(n, 3) probabilities of small, fit, large for raw transaction-like rows."""
-        x = F.design_matrix(frame, F.join_stats(frame, self.stats), self.vocab)
-        values = x.to_numpy(dtype=np.float64)
-        a = self.small_model.predict(values, num_threads=num_threads)
-        b = self.large_model.predict(values, num_threads=num_threads)
-        return np.column_stack([a, (1 - a) * (1 - b), (1 - a) * b])
+    @cached_property
+    def grids(self) -> SizeGrids:
+        """Per-garment size grids, built once from the size chart."""
+        return SizeGrids.from_chart(self.size_chart)
 
-    def candidate_sizes(self, item_ids: pd.Series, categories: pd.Series) -> pd.DataFrame:
-        """The size grid of each row: its item's most-rented sizes, else its category's, else overall.
+    def sizes_for(self, item_id: str, category: str | None) -> list[float]:
+        """The sizes advice chooses among for one garment (its grid, ascending)."""
+        grid = self.grids.for_rows(np.array([str(item_id)]), np.array([category], dtype=object))[0]
+        return np.unique(grid[np.isfinite(grid)]).tolist()
+
+    def score_grid(
+        self, frame: pd.DataFrame, num_threads: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Monotone-projected probabilities of every row at every size of its garment's grid.
+
+        The design matrix is built once per row; only the size columns change along the grid,
+        and each distinct grid size is scored once.
 
         Returns:
-            Columns ``pos`` (row position in the input) and ``size``, sorted by ``pos`` then size.
+            ``(grid (n, G), p_small (n, G) non-increasing, p_large_if_not_small (n, G)
+            non-decreasing)``.
         """
-        chart = self.size_chart
-        rows = pd.DataFrame({"pos": np.arange(len(item_ids)), "item": item_ids.astype(str).to_numpy()})
-        rows["cat"] = categories.astype(object).to_numpy()
-        by_item = chart[chart["key_kind"] == "item"][["key", "size"]]
-        found = rows.merge(by_item, left_on="item", right_on="key", how="inner")[["pos", "size"]]
-        rest = rows[~rows["pos"].isin(found["pos"])]
-        by_cat = chart[chart["key_kind"] == "category"][["key", "size"]]
-        found_cat = rest.merge(by_cat, left_on="cat", right_on="key", how="inner")[["pos", "size"]]
-        rest = rest[~rest["pos"].isin(found_cat["pos"])]
-        overall = chart.loc[chart["key_kind"] == "all", "size"].to_numpy()
-        fallback = pd.DataFrame(
-            {"pos": np.repeat(rest["pos"].to_numpy(), len(overall)), "size": np.tile(overall, len(rest))}
-        )
-        grid = pd.concat([found, found_cat, fallback]).sort_values(["pos", "size"], kind="stable")
-        return grid.reset_index(drop=True)
+        frame = F.with_keys(frame).reset_index(drop=True)
+        x = F.design_matrix(frame, F.join_stats(frame, self.stats), self.vocab).to_numpy(dtype=np.float64)
+        grid = self.grids.for_rows(frame["item_id"].to_numpy(), frame["category"].to_numpy())
+        return grid, *self.score_design(x, grid, num_threads)
+
+    def score_design(
+        self, x: np.ndarray, grid: np.ndarray, num_threads: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`score_grid` from ready design rows ``x`` (n, F) and their grids (n, G)."""
+        first = np.ones(grid.shape, dtype=bool)
+        first[:, 1:] = grid[:, 1:] != grid[:, :-1]
+        rows, cols = np.nonzero(first)
+        a_raw, b_raw = self._raw(expand_sizes(x, rows, grid[rows, cols]), num_threads)
+        a, b = np.empty(grid.shape), np.empty(grid.shape)
+        a[rows, cols], b[rows, cols] = a_raw, b_raw
+        # padded repeats of the largest size take its scores
+        last = np.maximum.accumulate(np.where(first, np.arange(grid.shape[1]), 0), axis=1)
+        a, b = np.take_along_axis(a, last, axis=1), np.take_along_axis(b, last, axis=1)
+        return project_monotone(a, increasing=False), project_monotone(b, increasing=True)
+
+    def _raw(self, values: np.ndarray, num_threads: int) -> tuple[np.ndarray, np.ndarray]:
+        a = self.small_model.predict(values, num_threads=num_threads)
+        b = self.large_model.predict(values, num_threads=num_threads)
+        return a, b
 
     def advise(self, frame: pd.DataFrame, num_threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities at each row's own size, and the size of its grid with the highest P(fit).
 
         Args:
-            frame: rows with shopper columns, ``item_id``, ``category`` and ``size`` (may be NaN).
+            frame: rows with shopper columns, ``item_id``, ``category`` and ``size`` (may be NaN
+                or absent).
 
         Returns:
             ``(proba (n, 3), advised_size (n,))``; a row without a size gets the probabilities
             of its advised size.
         """
-        frame = F.with_keys(frame).reset_index(drop=True)
-        if "size" not in frame:
-            frame = frame.assign(size=np.nan)
-        grid = self.candidate_sizes(frame["item_id"], frame["category"])
-        own = pd.DataFrame({"pos": np.arange(len(frame)), "size": frame["size"].to_numpy(dtype=float)})
-        own = own.dropna()
-        points = pd.concat([own, grid], ignore_index=True)
-        expanded = frame.iloc[points["pos"].to_numpy()].reset_index(drop=True)
-        expanded["size"] = points["size"].to_numpy()
-        proba = self.predict_proba(expanded, num_threads)
-        on_grid = proba[len(own) :]
-        best = grid.assign(p_fit=on_grid[:, 1]).groupby("pos")["p_fit"].idxmax()
-        advised = np.full(len(frame), np.nan)
-        advised[best.index.to_numpy()] = grid.loc[best.to_numpy(), "size"].to_numpy()
-        out = np.full((len(frame), 3), np.nan)
-        out[best.index.to_numpy()] = on_grid[best.to_numpy()]
-        out[own["pos"].to_numpy()] = proba[: len(own)]
-        return out, advised
+        grid, a, b = self.score_grid(frame, num_threads)
+        advised = best_sizes(grid, a, b)
+        size = pd.to_numeric(frame["size"], errors="coerce").to_numpy(float) if "size" in frame else None
+        asked = advised if size is None else np.where(np.isnan(size), advised, size)
+        return three_classes(interpolate_rows(grid, a, asked), interpolate_rows(grid, b, asked)), advised
+
+    def predict_proba(self, frame: pd.DataFrame, num_threads: int = 0) -> np.ndarray:
+        """(n, 3) probabilities of small, fit, large for raw transaction-like rows."""
+        return self.advise(frame, num_threads)[0]
 
     def save(self, path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
@@ -150,6 +161,33 @@ class FitAdvisor:
         )
 
 
+def expand_sizes(x: np.ndarray, rows: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Design rows ``x[rows]`` re-asked at ``sizes``: only the size-derived columns change."""
+    names = F.feature_names()
+    out = x[rows]
+    out[:, names.index("size")] = sizes
+    columns = {name: out[:, names.index(name)] for name in F.SIZE_INPUTS}
+    for name, values in F.size_features(sizes, columns).items():
+        out[:, names.index(name)] = values
+    return out
+
+
+def best_sizes(grid: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row, the grid size with the highest P(fit) given P(small) = a, P(large | not small) = b."""
+    p_fit = np.where(np.isfinite(grid), (1 - a) * (1 - b), -1.0)
+    # P(fit) is often flat over several sizes (the curves are monotone step functions); among
+    # the tied sizes take the one where the risks of small and large balance, not the smallest
+    imbalance = np.abs(a - (1 - a) * b)
+    tied = p_fit >= p_fit.max(axis=1, keepdims=True) - 1e-9
+    best = np.argmin(np.where(tied, imbalance, np.inf), axis=1)
+    return grid[np.arange(len(grid)), best]
+
+
+def three_classes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Continuation ratio to class probabilities: (a, (1 - a)(1 - b), (1 - a) b)."""
+    return np.column_stack([a, (1 - a) * (1 - b), (1 - a) * b])
+
+
 def build_size_chart(frame: pd.DataFrame, max_sizes: int) -> pd.DataFrame:
     """Most-rented sizes per item, per category and overall: the sizes an advice chooses from."""
     sized = frame.dropna(subset=["size"])
@@ -195,7 +233,8 @@ def train_advisor(
     y_train, y_val = F.fit_codes(train["fit"]), F.fit_codes(val["fit"])
 
     names = F.feature_names()
-    size_idx = {names.index(f) for f in F.SIZE_FEATURES}
+    constrained = F.SIZE_FEATURES if cfg.monotone_constraints == "all" else F.SIZE_FEATURES[1:]
+    size_idx = {names.index(f) for f in constrained} if cfg.monotone_constraints != "none" else set()
 
     def fit_binary(x: pd.DataFrame, y: np.ndarray, xv: pd.DataFrame, yv: np.ndarray, sign: int) -> Any:
         params = {
@@ -210,7 +249,7 @@ def train_advisor(
             "deterministic": True,
             "verbosity": -1,
         }
-        if cfg.monotone_constraints:
+        if size_idx:
             params["monotone_constraints"] = [sign if i in size_idx else 0 for i in range(len(names))]
             params["monotone_constraints_method"] = "intermediate"
         cats = list(F.CATEGORICAL)

@@ -11,6 +11,7 @@ from fitting_room.config.recommender import RankerConfig
 from fitting_room.recommender.advisor import FitAdvisor, build_size_chart
 from fitting_room.recommender.baselines import BASELINES, baseline_scores, top_k
 from fitting_room.recommender.catalog import CatalogIndex
+from fitting_room.recommender.catalog_fit import CatalogFit
 from fitting_room.recommender.features import compute_stats, fit_codes
 from fitting_room.recommender.metrics import METRICS
 from fitting_room.recommender.ranker import SHOPPER_COLUMNS, Query, rank
@@ -96,7 +97,8 @@ def evaluate_ranking(
         [np.bincount(pos[occ_codes == o], minlength=len(index)) for o in range(len(index.occasions))]
     ).astype(float)
 
-    rankings = {"": [r.items for r in rank(index, queries, cfg, k, advisor)]}
+    fit = CatalogFit.build(advisor, index) if advisor is not None else None
+    rankings = {"": [r.items for r in rank(index, queries, cfg, k, fit)]}
     rankings["retrieval_only_"] = [r.items for r in rank(index, queries, cfg, k, None)]
     for name in BASELINES:
         rankings[f"{name}_"] = top_k(baseline_scores(name, index, counts, occ_counts, queries), k)

@@ -8,6 +8,7 @@ all training rows: both see what a real request sees, statistics of *other* tran
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,13 +29,20 @@ NUMERIC = (
 )
 CATEGORICAL = ("body_type", "category", "rented_for")
 ITEM_STATS = ("item_n", "item_p_small", "item_p_large", "item_mean_size", "item_std_size",
-              "item_mean_weight", "item_mean_height", "item_mean_bust_band")  # fmt: skip
-USER_STATS = ("user_n", "user_p_small", "user_p_large", "user_mean_size", "user_mean_rel_size")
+              "item_mean_weight", "item_mean_height", "item_mean_bust_band", "item_fit_mean_size",
+              "item_n_sizes")  # fmt: skip
+USER_STATS = ("user_n", "user_p_small", "user_p_large", "user_mean_size", "user_mean_rel_size",
+              "user_mean_rel_fit")  # fmt: skip
 CATEGORY_STATS = ("cat_p_small", "cat_p_large", "cat_mean_size")
 # Features that grow with the size asked about, everything else equal: the advisor constrains
 # P(small) to fall and P(large) to rise along each of them.
 SIZE_FEATURES = ("size", "size_minus_item", "size_z_item", "size_minus_user", "rel_minus_user",
-                 "size_minus_category")  # fmt: skip
+                 "size_minus_category", "size_minus_item_fit", "rel_fit_minus_user")  # fmt: skip
+# statistics the size-relative features are computed from
+SIZE_INPUTS = ("item_mean_size", "item_std_size", "user_mean_size", "user_mean_rel_size", "cat_mean_size",
+               "item_fit_mean_size", "user_mean_rel_fit")  # fmt: skip
+# columns that describe the shopper (everything else describes the item, its category or size)
+SHOPPER_FEATURES = (*NUMERIC[1:], "body_type", "rented_for", *USER_STATS)
 DERIVED = ("weight_minus_item", "height_minus_item", "bust_minus_item", "bmi")
 
 
@@ -86,6 +94,7 @@ def compute_stats(frame: pd.DataFrame, smoothing: float) -> FitStats:
             "band": frame["bust_band_cm"].to_numpy(dtype=float),
         }
     )
+    work["fit_size"] = work["size"].where(codes == 1)
     labelled = max(work["labelled"].sum(), 1.0)
     p_small = float(work["small"].sum() / labelled)
     p_large = float(work["large"].sum() / labelled)
@@ -107,13 +116,17 @@ def compute_stats(frame: pd.DataFrame, smoothing: float) -> FitStats:
     items["item_mean_weight"] = by_item["weight"].mean()
     items["item_mean_height"] = by_item["height"].mean()
     items["item_mean_bust_band"] = by_item["band"].mean()
+    items["item_fit_mean_size"] = by_item["fit_size"].mean()
+    items["item_n_sizes"] = by_item["size"].nunique()
 
     work["rel"] = work["size"] - work["item_id"].map(items["item_mean_size"])
+    work["rel_fit"] = work["size"] - work["item_id"].map(items["item_fit_mean_size"])
     by_user = work.groupby("user_id", sort=False)
     users = rates(by_user, "user")
     users["user_n"] = by_user.size()
     users["user_mean_size"] = by_user["size"].mean()
     users["user_mean_rel_size"] = by_user["rel"].mean()
+    users["user_mean_rel_fit"] = by_user["rel_fit"].mean()
 
     by_cat = work.dropna(subset=["category"]).groupby("category", sort=False)
     categories = rates(by_cat, "cat")
@@ -163,6 +176,43 @@ def build_vocab(frame: pd.DataFrame) -> dict[str, list[str]]:
     return {col: sorted(frame[col].dropna().astype(str).unique().tolist()) for col in CATEGORICAL}
 
 
+def size_features(size: np.ndarray, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The size-relative features (:data:`SIZE_FEATURES` after ``size``) for given sizes.
+
+    Kept apart from :func:`design_matrix` so the advisor can re-score one design row at many
+    sizes by changing only these columns (the size grid of a garment), in plain numpy.
+
+    Args:
+        size: (n,) sizes asked about.
+        columns: the statistics columns of the same rows, by name (frame or dict of arrays).
+    """
+    item_minus = size - np.asarray(columns["item_mean_size"])
+    fit_minus = size - np.asarray(columns["item_fit_mean_size"])
+    std = np.maximum(np.nan_to_num(np.asarray(columns["item_std_size"]), nan=1.0), 1.0)
+    return {
+        "size_minus_item": item_minus,
+        "size_z_item": item_minus / std,
+        "size_minus_user": size - np.asarray(columns["user_mean_size"]),
+        "rel_minus_user": item_minus - np.asarray(columns["user_mean_rel_size"]),
+        "size_minus_category": size - np.asarray(columns["cat_mean_size"]),
+        # the shopper's latent "true size" for this garment: where renters who reported "fit"
+        # sit, shifted by how this shopper usually sits relative to them
+        "size_minus_item_fit": fit_minus,
+        "rel_fit_minus_user": fit_minus - np.asarray(columns["user_mean_rel_fit"]),
+    }
+
+
+def derived_features(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Shopper-vs-item body differences (:data:`DERIVED`) from raw and statistics columns."""
+    weight, height = np.asarray(columns["weight_kg"]), np.asarray(columns["height_cm"])
+    return {
+        "weight_minus_item": weight - np.asarray(columns["item_mean_weight"]),
+        "height_minus_item": height - np.asarray(columns["item_mean_height"]),
+        "bust_minus_item": np.asarray(columns["bust_band_cm"]) - np.asarray(columns["item_mean_bust_band"]),
+        "bmi": weight / (height / 100.0) ** 2,
+    }
+
+
 def design_matrix(
     frame: pd.DataFrame, stats_columns: pd.DataFrame, vocab: dict[str, list[str]]
 ) -> pd.DataFrame:
@@ -185,14 +235,8 @@ def design_matrix(
         x[col] = np.where(codes < 0, np.nan, codes)
     for col in stats_columns.columns:
         x[col] = stats_columns[col].to_numpy(dtype=float)
-    std = np.maximum(x["item_std_size"].fillna(1.0), 1.0)
-    x["size_minus_item"] = x["size"] - x["item_mean_size"]
-    x["size_z_item"] = x["size_minus_item"] / std
-    x["size_minus_user"] = x["size"] - x["user_mean_size"]
-    x["rel_minus_user"] = x["size_minus_item"] - x["user_mean_rel_size"]
-    x["size_minus_category"] = x["size"] - x["cat_mean_size"]
-    x["weight_minus_item"] = x["weight_kg"] - x["item_mean_weight"]
-    x["height_minus_item"] = x["height_cm"] - x["item_mean_height"]
-    x["bust_minus_item"] = x["bust_band_cm"] - x["item_mean_bust_band"]
-    x["bmi"] = x["weight_kg"] / (x["height_cm"] / 100.0) ** 2
+    for name, values in size_features(x["size"].to_numpy(), x).items():
+        x[name] = values
+    for name, values in derived_features(x).items():
+        x[name] = values
     return x[feature_names()]

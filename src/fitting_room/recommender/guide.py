@@ -12,6 +12,7 @@ measurements fail in :class:`ShopperProfile` with an error naming the field.
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from fitting_room.config.recommender import RankerConfig
 from fitting_room.errors import DataError
 from fitting_room.recommender.advisor import FitAdvisor
 from fitting_room.recommender.catalog import CatalogIndex
+from fitting_room.recommender.catalog_fit import CatalogFit
 from fitting_room.recommender.ranker import Query, rank
 
 # "34d"-style cup letters to the contract's cup index (aa=0 ... k=11, "d+" between d and dd)
@@ -93,6 +95,11 @@ class ShoppingGuide:
         self.ranker = ranker
         self.info = info
 
+    @cached_property
+    def catalog_fit(self) -> CatalogFit:
+        """The advisor with the catalog half of its inputs precomputed (built on first use)."""
+        return CatalogFit.build(self.advisor, self.index)
+
     @classmethod
     def load(cls, path: str | Path) -> ShoppingGuide:
         """Load what :func:`save_guide` wrote (advisor/, catalog/, guide.json)."""
@@ -123,8 +130,7 @@ class ShoppingGuide:
         pos = self.index.position.get(str(item_id))
         category = self.index.categories[pos] if pos is not None else None
         if sizes is None:
-            grid = self.advisor.candidate_sizes(pd.Series([str(item_id)]), pd.Series([category or None]))
-            sizes = grid["size"].tolist()
+            sizes = self.advisor.sizes_for(str(item_id), category or None)
         sizes = [float(s) for s in sizes]
         if not sizes or any(not np.isfinite(s) or not 0 <= s <= 60 for s in sizes):
             raise DataError(f"sizes: expected finite sizes within [0, 60], got {sizes}")
@@ -152,7 +158,7 @@ class ShoppingGuide:
         query = Query(
             profile.shopper_row(), profile.occasion, tuple(profile.categories), tuple(profile.history)
         )
-        ranking = rank(self.index, [query], self.ranker, k, self.advisor)[0]
+        ranking = rank(self.index, [query], self.ranker, k, self.catalog_fit)[0]
         return [
             {
                 "item_id": str(self.index.item_ids[i]),

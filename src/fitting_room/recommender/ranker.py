@@ -17,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from fitting_room.config.recommender import RankerConfig
-from fitting_room.recommender.advisor import FitAdvisor
 from fitting_room.recommender.catalog import BODY, CatalogIndex
+from fitting_room.recommender.catalog_fit import CatalogFit
 
 SHOPPER_COLUMNS = (*BODY, "body_type", "rented_for", "user_id", "bust_cm", "shoe_size")
 
@@ -80,24 +79,19 @@ def rank(
     queries: list[Query],
     cfg: RankerConfig,
     k: int,
-    advisor: FitAdvisor | None = None,
+    fit: CatalogFit | None = None,
 ) -> list[Ranking]:
-    """Top-``k`` items per query; with an advisor, the top candidates are re-ranked by fit."""
+    """Top-``k`` items per query; with the catalog's fit advisor, the top candidates are re-ranked by fit."""
     scores = retrieval_scores(index, queries, cfg)
     n_cand = min(max(cfg.candidates, k), len(index))
     cand = np.argpartition(-scores, n_cand - 1, axis=1)[:, :n_cand]
     cand_scores = np.take_along_axis(scores, cand, axis=1)
     advised = np.full(cand.shape, np.nan)
     proba = np.full((*cand.shape, 3), np.nan)
-    if advisor is not None and cfg.w_fit != 0:
-        rows = [{**q.shopper, "rented_for": q.occasion or q.shopper.get("rented_for")} for q in queries]
-        frame = pd.DataFrame(np.repeat(rows, n_cand).tolist())
-        frame["item_id"] = index.item_ids[cand.ravel()]
-        frame["category"] = pd.Series(index.categories[cand.ravel()]).replace("", None).to_numpy()
-        frame["size"] = np.nan
-        p, sizes = advisor.advise(frame, num_threads=1)
-        proba = p.reshape(*cand.shape, 3)
-        advised = sizes.reshape(cand.shape)
+    if fit is not None and cfg.w_fit != 0:
+        for row, q in enumerate(queries):
+            shopper = {**q.shopper, "rented_for": q.occasion or q.shopper.get("rented_for")}
+            proba[row], advised[row] = fit.advise(shopper, cand[row])
         cand_scores = cand_scores + cfg.w_fit * np.log(np.maximum(proba[:, :, 1], cfg.min_fit_probability))
     out = []
     for row in range(len(queries)):
