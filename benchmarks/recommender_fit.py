@@ -4,7 +4,8 @@ Random 80/10/10 transaction split of the given file (10 % early stopping, 10 % t
 tuned on); reports mean one-vs-rest AUC over small/fit/large (paper: 0.719 best model, 0.61
 simple baseline), per-class AUC, macro-F1, accuracy, the "fewer returns" fit-rate evidence,
 training time, and the wall time of ``advise-fit`` over the whole file (target < 60 s).
-``--ablation`` also trains with looser tree constraints (still projected) to show what they change. Prints one JSON.
+``--ablation`` also trains with looser tree constraints (still projected) to show what they change.
+Prints one JSON.
 
     .venv/bin/python benchmarks/recommender_fit.py --data ../shared/data/rtr/renttherunway_dev.json.gz
 """

@@ -76,6 +76,7 @@ def project(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(proj)
         mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
         for var in (
             "FITTING_ROOM_PROFILE",
             "FITTING_ROOM_SET",

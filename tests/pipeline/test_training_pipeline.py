@@ -117,3 +117,17 @@ def test_unknown_params_key_fails_before_any_stage(project):
     with pytest.raises(ConfigError, match="data.shoppers.max_rowz: unknown key"):
         run_flow(project, ["data.shoppers.max_rowz=3"])
     assert len(parent_runs()) == before
+
+
+def test_whole_smoke_pipeline_ends_with_gated_champions_and_a_smoke_checked_bento(project):
+    outcomes = run_flow(project, shopper_overrides(project / "rtr.json"))
+    assert {"fit_recommender", "train_gan", "evaluate_gan", "package"} <= ran(outcomes)
+
+    current = json.loads((project / "models/bento/current.json").read_text())
+    assert current["bento"].startswith("fitting-room:")
+    assert json.loads((project / "reports/serving/smoke_check.json").read_text())["passed"] is True
+    client = mlflow.MlflowClient()
+    for name in ("fitting-room-generator", "fitting-room-advisor", "fitting-room-recommender"):
+        assert client.get_model_version_by_alias(name, "champion").version == "1"
+    parent = parent_runs()[-1]
+    assert set(stage_runs(parent.info.run_id)) >= DOWNSTREAM
