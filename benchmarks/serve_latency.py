@@ -9,6 +9,8 @@ Prints one JSON object.
     python benchmarks/serve_latency.py                      # the current bento
     python benchmarks/serve_latency.py --target fitting_room.serving.service:FittingRoom \\
         --working-dir src --seconds 10 --soak-minutes 0.5  # quick check from source
+    python benchmarks/serve_latency.py --synthetic-store /tmp/bench-bentoml --seconds 10
+        # from source, on default-size (untrained) models in a private store: no pipeline run needed
 """
 
 from __future__ import annotations
@@ -121,6 +123,52 @@ def soak(server, minutes: float, concurrency: int) -> dict:
     }
 
 
+def build_synthetic_store(home: Path) -> dict[str, str]:
+    """Fill a private BentoML store with production-size models built by their owners' code.
+
+    The generator has the default architecture (untrained weights cost the same to run); the
+    shopping guide is trained on synthetic shoppers with a catalog as large as RentTheRunway's.
+    """
+    import shutil
+
+    import bentoml
+
+    from fitting_room.config import load_config
+    from fitting_room.config.data import FASHION_MNIST_CLASSES
+    from fitting_room.config.recommender import AdvisorConfig
+    from fitting_room.gan.generate import save_generator
+    from fitting_room.gan.networks import build_generator
+    from fitting_room.recommender.advisor import train_advisor
+    from fitting_room.recommender.catalog import build_catalog
+    from fitting_room.recommender.guide import save_guide
+    from fitting_room.recommender.splits import random_split
+    from fitting_room.recommender.synthetic import make_shoppers
+
+    cfg = load_config()
+    arch = cfg.gan.generator
+    work = home / "work"
+    model = build_generator(arch, resolution=28, channels=1, num_classes=len(FASHION_MNIST_CLASSES))
+    meta = {"class_names": list(FASHION_MNIST_CLASSES), "latent_dim": arch.latent_dim, "resolution": 28}
+    gan_dir = save_generator(model, meta, work / "gan")
+    tx, _, _ = make_shoppers(n_transactions=60_000, n_shoppers=20_000, n_items=5_800, seed=0)
+    train, val, _ = random_split(tx, 0.1, 0.1, seed=0)
+    advisor, _ = train_advisor(train, val, AdvisorConfig(num_boost_round=200, num_threads=2), seed=0)
+    rc = cfg.recommender
+    index = build_catalog(tx, rc.ranker, rc.category_classes, rc.default_class)
+    guide_dir = save_guide(work / "guide", advisor, index, rc.ranker, {"rows": len(tx)})
+    labels = {"mlflow_version": "synthetic", "git_commit": "benchmark", "data_version": "synthetic"}
+    tags = {}
+    for role, name, folder in (
+        ("generator", "fitting-room-generator", gan_dir),
+        ("advisor", "fitting-room-advisor", guide_dir),
+        ("recommender", "fitting-room-recommender", guide_dir),
+    ):
+        with bentoml.models.create(name, labels=labels) as stored:
+            shutil.copytree(folder, Path(stored.path) / folder.name, dirs_exist_ok=True)
+        tags[role] = str(stored.tag)
+    return tags
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--target", help="bento tag or module:Service (default: current bento)")
@@ -129,9 +177,23 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated client counts")
     parser.add_argument("--soak-minutes", type=float, default=5.0, help="memory soak length (0 = skip)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated workload names")
+    parser.add_argument(
+        "--synthetic-store", type=Path, help="BentoML home to fill with default-size models (serves from src)"
+    )
+    parser.add_argument(
+        "--arg", action="append", default=[], help="bento argument key=value for both servers"
+    )
     opts = parser.parse_args()
 
     target = opts.target
+    extra_args = dict(item.split("=", 1) for item in opts.arg)
+    if opts.synthetic_store:
+        # BentoML reads its home once, at import: set it before anything imports bentoml
+        os.environ["BENTOML_HOME"] = str(opts.synthetic_store)
+        if not (opts.synthetic_store / "models").exists():
+            build_synthetic_store(opts.synthetic_store)
+        target = target or "fitting_room.serving.service:FittingRoom"
+        opts.working_dir = opts.working_dir or str(Path(__file__).resolve().parents[1] / "src")
     if target is None:
         from fitting_room.config import load_config
         from fitting_room.serving.package import current_bento
@@ -139,9 +201,16 @@ def main() -> None:
         target = current_bento(load_config())
     concurrencies = [int(c) for c in opts.concurrency.split(",")]
     workloads = opts.workloads.split(",")
-    report: dict = {"target": target, "seconds_per_point": opts.seconds, "cpus": os.cpu_count()}
+    report: dict = {
+        "target": target,
+        "seconds_per_point": opts.seconds,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+        "args": extra_args,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         for mode, args in (("batched", {"batching": True}), ("baseline", {"batching": False})):
+            args = {**extra_args, **args}
             with running_server(
                 target, Path(tmp) / f"{mode}.log", args=args, working_dir=opts.working_dir
             ) as server:

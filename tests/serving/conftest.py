@@ -20,7 +20,6 @@ LIMITS = {
     "max_sizes": 6,
     "max_history": 5,
     "max_request_bytes": 4096,
-    "max_latency_ms": 1000,
 }
 
 

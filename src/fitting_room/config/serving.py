@@ -10,9 +10,10 @@ from fitting_room.config.base import Section
 
 
 class BatchingConfig(Section):
-    enabled: bool = True  # False = plain handler, one generator call per request (benchmark baseline)
+    # True = continuous batching: images of concurrent requests share generator calls;
+    # False = plain handler, one generator call per request (the benchmark baseline)
+    enabled: bool = True
     max_batch_size: int = Field(64, ge=1, le=4096)  # images per generator call, at most
-    max_latency_ms: int = Field(1000, ge=1, le=60000)  # batch-queue deadline; queued longer -> 503
 
 
 class SmokeCheckConfig(Section):

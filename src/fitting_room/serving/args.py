@@ -38,7 +38,6 @@ class ServiceArgs(BaseModel):
     preview_seed: int = Field(0, ge=0)
     batching: bool = True
     max_batch_size: int = Field(64, ge=1)
-    max_latency_ms: int = Field(1000, ge=1)
     generator_model: str = f"{GENERATOR_MODEL}:latest"  # BentoML model tag
     advisor_model: str = f"{ADVISOR_MODEL}:latest"  # BentoML model tag
     recommender_model: str = f"{RECOMMENDER_MODEL}:latest"  # BentoML model tag
@@ -67,7 +66,6 @@ def service_args(cfg: ServingConfig, model_tags: dict[str, str] | None = None) -
         preview_seed=cfg.preview_seed,
         batching=cfg.batching.enabled,
         max_batch_size=cfg.batching.max_batch_size,
-        max_latency_ms=cfg.batching.max_latency_ms,
     )
     pinned = {f"{role}_model": tag for role, tag in (model_tags or {}).items()}
     args = ServiceArgs.model_validate({**args.model_dump(), **pinned})

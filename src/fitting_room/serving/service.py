@@ -7,11 +7,10 @@ package -- defining the service here reads the bento arguments: BentoML fixes HT
 and batching options when the class is defined. Models load in a background thread at start,
 and ``/readyz`` answers 200 only once every model is loaded and warmed up.
 
-Image generation goes through :meth:`FittingRoom.render`, a batchable API: concurrent
-``/generate`` and ``/recommend`` requests call it through the service's own proxy, and
-BentoML's adaptive dispatcher merges their images into shared generator calls. With
-``batching=false`` the handlers call the generator directly, once per request (the baseline
-the benchmark compares against).
+Image generation goes through a :class:`~fitting_room.serving.batcher.ContinuousBatcher`:
+the images of concurrent ``/generate`` and ``/recommend`` requests are drawn together in
+shared generator calls, sized by the load. With ``batching=false`` each request calls the
+generator itself (the baseline the benchmark compares against).
 """
 
 from __future__ import annotations
@@ -77,12 +76,14 @@ class FittingRoom:
         self.advisor: Any = None  # ShoppingGuide behind /fit
         self.recommender: Any = None  # ShoppingGuide behind /recommend
         self.previews = PreviewCache(ARGS.preview_cache)
+        self.batcher: Any = None
         self.error: str | None = None
         self._loaded = threading.Event()
         threading.Thread(target=self._load, name="load-models", daemon=True).start()
 
     def _load(self) -> None:
         from fitting_room.recommender.guide import ShopperProfile
+        from fitting_room.serving.batcher import ContinuousBatcher
         from fitting_room.serving.bundle import load_drawer
         from fitting_room.serving.shopping import load_guide
         from fitting_room.serving.studio import Studio
@@ -94,6 +95,7 @@ class FittingRoom:
             recommender = load_guide(self.recommender_model.path)
             recommender.recommend(ShopperProfile(), 1)  # warm-up: first LightGBM call allocates
             self.studio, self.advisor, self.recommender = studio, advisor, recommender
+            self.batcher = ContinuousBatcher(studio.render, ARGS.max_batch_size)
             self._loaded.set()
             log.info(
                 "models loaded: generator %s, advisor %s, recommender %s",
@@ -113,16 +115,11 @@ class FittingRoom:
             raise NotReady()
         return self.studio
 
-    @bentoml.api(batchable=True, max_batch_size=ARGS.max_batch_size, max_latency_ms=ARGS.max_latency_ms)
-    def render(self, jobs: list[ImageJob]) -> list[str]:
-        """Internal: draw image jobs in one generator call (base64 PNGs in order; "" = unknown label)."""
-        return self._ready_studio().render(jobs)
-
     async def _render(self, jobs: list[ImageJob]) -> list[str]:
         if not jobs:
             return []
         if ARGS.batching:
-            return await self.to_async.render(jobs)
+            return await self.batcher.submit(jobs)
         import anyio
 
         return await anyio.to_thread.run_sync(self._ready_studio().render, jobs)
@@ -222,7 +219,7 @@ class FittingRoom:
             batching={
                 "enabled": ARGS.batching,
                 "max_batch_size": ARGS.max_batch_size,
-                "max_latency_ms": ARGS.max_latency_ms,
+                **(self.batcher.stats.as_dict() if self.batcher else {}),
             },
         )
 
