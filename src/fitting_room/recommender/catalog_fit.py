@@ -11,6 +11,7 @@ exactly the same features, projection and size choice as :meth:`FitAdvisor.advis
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,32 @@ class CatalogFit:
         grid = advisor.grids.for_rows(frame["item_id"].to_numpy(), frame["category"].to_numpy())
         return cls(advisor, x.to_numpy(dtype=np.float64), grid)
 
+    @cached_property
+    def _lookups(self) -> tuple[dict[str, dict[str, int]], dict[str, int], np.ndarray]:
+        vocab = {col: {v: i for i, v in enumerate(values)} for col, values in self.advisor.vocab.items()}
+        users = self.advisor.stats.users
+        position = {u: i for i, u in enumerate(users.index.astype(str))}
+        return vocab, position, users[list(F.USER_STATS)].to_numpy(dtype=np.float64)
+
+    def shopper_half(self, shopper: dict) -> np.ndarray:
+        """The :data:`F.SHOPPER_FEATURES` columns of one shopper, as :func:`F.design_matrix` builds them.
+
+        Plain dict look-ups instead of a one-row pandas frame: this runs on every request.
+        """
+        vocab, user_pos, user_values = self._lookups
+        out = [_number(shopper.get(c)) for c in F.NUMERIC[1:]]
+        for col in ("body_type", "rented_for"):
+            value = shopper.get(col)
+            code = vocab[col].get(str(value)) if value is not None else None
+            out.append(np.nan if code is None else float(code))
+        at = user_pos.get(str(shopper.get("user_id") or ""))
+        if at is None:
+            stats = np.full(len(F.USER_STATS), np.nan)
+            stats[F.USER_STATS.index("user_n")] = 0.0
+        else:
+            stats = user_values[at]
+        return np.concatenate([np.array(out, dtype=np.float64), stats])
+
     def advise(
         self, shopper: dict, positions: np.ndarray, num_threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -57,11 +84,8 @@ class CatalogFit:
             ``(proba (m, 3) at the advised size, advised_size (m,))``.
         """
         names = F.feature_names()
-        row = pd.DataFrame([{**shopper, "item_id": "", "category": None, "size": np.nan}])
-        own = F.design_matrix(row, F.join_stats(row, self.advisor.stats), self.advisor.vocab)
         x = self.item_design[positions].copy()
-        shopper_cols = [names.index(c) for c in F.SHOPPER_FEATURES]
-        x[:, shopper_cols] = own.to_numpy(dtype=np.float64)[0, shopper_cols]
+        x[:, [names.index(c) for c in F.SHOPPER_FEATURES]] = self.shopper_half(shopper)
         columns = {name: x[:, i] for i, name in enumerate(names)}
         for name, values in F.derived_features(columns).items():
             x[:, names.index(name)] = values
@@ -69,3 +93,11 @@ class CatalogFit:
         a, b = self.advisor.score_design(x, grid, num_threads)
         advised = best_sizes(grid, a, b)
         return three_classes(interpolate_rows(grid, a, advised), interpolate_rows(grid, b, advised)), advised
+
+
+def _number(value: object) -> float:
+    try:
+        number = float(value) if value is not None else np.nan
+    except (TypeError, ValueError):
+        return np.nan
+    return number
