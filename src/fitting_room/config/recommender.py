@@ -30,6 +30,10 @@ class AdvisorConfig(Section):
     # rising): all of them, only the size-relative ones (raw size free), or none. Predictions
     # are projected onto size-monotone curves in every case, so this trades accuracy only.
     monotone_constraints: Literal["all", "relative", "none"] = "all"
+    # how LightGBM enforces those constraints: "basic" bounds every leaf very conservatively
+    # (trees then avoid the constrained features), "intermediate"/"advanced" bound them less
+    monotone_method: Literal["basic", "intermediate", "advanced"] = "intermediate"
+    monotone_penalty: float = Field(0.0, ge=0)  # discourages splits on constrained features near the root
 
 
 class RankerConfig(Section):

@@ -251,7 +251,8 @@ def train_advisor(
         }
         if size_idx:
             params["monotone_constraints"] = [sign if i in size_idx else 0 for i in range(len(names))]
-            params["monotone_constraints_method"] = "intermediate"
+            params["monotone_constraints_method"] = cfg.monotone_method
+            params["monotone_penalty"] = cfg.monotone_penalty
         cats = list(F.CATEGORICAL)
         dtrain = lgb.Dataset(x, y, feature_name=names, categorical_feature=cats, free_raw_data=True)
         dval = lgb.Dataset(xv, yv, reference=dtrain, categorical_feature=cats)
