@@ -30,6 +30,7 @@ class ServiceArgs(BaseModel):
     timeout_s: int = Field(30, ge=1)
     max_concurrency: int = Field(256, ge=1)
     max_request_bytes: int = Field(65536, ge=1024)
+    access_log: bool = True
     max_images: int = Field(16, ge=1)
     max_k: int = Field(50, ge=1)
     max_sizes: int = Field(30, ge=1)
@@ -58,6 +59,7 @@ def service_args(cfg: ServingConfig, model_tags: dict[str, str] | None = None) -
         timeout_s=cfg.timeout_s,
         max_concurrency=cfg.max_concurrency,
         max_request_bytes=cfg.max_request_bytes,
+        access_log=cfg.access_log,
         max_images=cfg.max_images,
         max_k=cfg.max_k,
         max_sizes=cfg.max_sizes,

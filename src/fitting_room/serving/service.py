@@ -63,6 +63,7 @@ class NotReady(BentoMLException):
     workers=ARGS.workers,
     threads=ARGS.threads,
     metrics={"enabled": True},
+    logging={"access": {"enabled": ARGS.access_log, "skip_paths": ["/livez", "/readyz", "/metrics"]}},
 )
 class FittingRoom:
     generator_model = bentoml.models.BentoModel(ARGS.generator_model)
