@@ -116,6 +116,9 @@ def test_info_reports_the_lineage_labels_of_every_model(server, model_tags):
         assert model["tag"] == model_tags[role]
         assert {"mlflow_version", "git_commit", "data_version", "params_hash"} <= set(model["labels"])
     assert info["limits"]["max_images"] == 8
+    batching = info["batching"]
+    assert batching["enabled"] and 0 < batching["batches"] <= batching["images"]
+    assert batching["largest"] <= batching["max_batch_size"]
 
 
 def test_shop_page_is_served_with_a_strict_content_security_policy(server):
