@@ -166,3 +166,22 @@ def test_training_logs_losses_speed_quality_samples_and_a_servable_model_to_mlfl
     images = model.predict(pd.DataFrame({"category": ["dress", "dress", "0"], "seed": [1, 1, 2]}))
     assert images.shape == (3, 28, 28, 1) and images.dtype == np.uint8
     np.testing.assert_array_equal(images[0], images[1])
+
+
+def test_training_ignores_a_checkpoint_of_another_configuration_and_starts_afresh(tmp_path, shapes_dir):
+    from fitting_room.gan.checkpoint import read_checkpoint_meta
+    from fitting_room.gan.train import train_gan
+
+    base = [
+        "gan.training.steps=4",
+        "gan.training.checkpoint_every=2",
+        "gan.training.monitor_images_per_class=0",
+    ]
+    train_gan(smoke_config(tmp_path, *base), shapes_dir, use_mlflow=False)
+    old = read_checkpoint_meta(smoke_config(tmp_path).gan.checkpoint_dir)["fingerprint"]
+    with pytest.warns(UserWarning, match="another gan/data configuration ignored"):
+        again = train_gan(
+            smoke_config(tmp_path, *base, "gan.training.g_lr=0.0003"), shapes_dir, use_mlflow=False
+        )
+    assert again.start_step == 0 and again.step == 4
+    assert read_checkpoint_meta(smoke_config(tmp_path).gan.checkpoint_dir)["fingerprint"] != old

@@ -13,12 +13,12 @@ from fitting_room.tracking.registry import GateConfig
 
 class GeneratorArch(Section):
     latent_dim: int = Field(64, ge=1, le=1024)  # size of the noise vector z
-    width: int = Field(128, ge=4, le=2048)  # channels at the lowest resolution; halves per upsampling
+    width: int = Field(64, ge=4, le=2048)  # channels at the lowest resolution; halves per upsampling
     min_base: int = Field(4, ge=2, le=16)  # smallest starting side length (28 -> 7, 64 -> 4)
 
 
 class DiscriminatorArch(Section):
-    width: int = Field(64, ge=4, le=2048)  # channels of the first block; doubles per downsampling
+    width: int = Field(32, ge=4, le=2048)  # channels of the first block; doubles per downsampling
     spectral_norm: bool = True  # spectral normalisation of every D weight (Miyato et al. 2018)
 
 
@@ -27,8 +27,8 @@ class TrainingConfig(Section):
     steps: int = Field(20000, ge=0)  # total optimisation steps (0 = save the untrained generator)
     budget_minutes: float = Field(25.0, gt=0)  # wall-clock limit; stops cleanly with a checkpoint
     steps_per_epoch: int | None = Field(None, ge=1)  # logging period; None = one pass over the data
-    g_lr: float = Field(2e-4, gt=0)  # generator Adam learning rate
-    d_lr: float = Field(2e-4, gt=0)  # discriminator Adam learning rate
+    g_lr: float = Field(5e-4, gt=0)  # generator Adam learning rate
+    d_lr: float = Field(5e-4, gt=0)  # discriminator Adam learning rate
     beta_1: float = Field(0.0, ge=0, lt=1)  # Adam beta_1 for both nets
     beta_2: float = Field(0.9, ge=0, lt=1)  # Adam beta_2 for both nets
     loss: Literal["hinge", "non_saturating"] = "hinge"
@@ -80,8 +80,8 @@ class EvaluationConfig(Section):
     registered_model: str = Field("fitting-room-generator", min_length=1)  # MLflow registry name
     reports_dir: Path = Path("reports/gan")  # metrics.json and plots/
     gate: GateConfig = GateConfig(
-        minimum={"class_accuracy": 0.8},
-        maximum={"fid": 50.0},
+        minimum={"class_accuracy": 0.75, "precision": 0.6, "diversity_min_ratio": 0.4},
+        maximum={"fid": 100.0},
         compare={"fid": "lower", "class_accuracy": "higher"},
         tolerance=0.1,
     )

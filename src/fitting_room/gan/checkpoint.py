@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,26 @@ def read_checkpoint_meta(directory: str | Path) -> dict[str, Any] | None:
     return json.loads(path.read_text())
 
 
-def restore_checkpoint(gan: Any, directory: str | Path, fingerprint: str) -> dict[str, Any] | None:
+def restore_checkpoint(
+    gan: Any, directory: str | Path, fingerprint: str, strict: bool = True
+) -> dict[str, Any] | None:
     """Load the last checkpoint into ``gan`` (optimizers must be built); None when there is none.
 
+    Args:
+        strict: a checkpoint of another configuration raises; when False it is ignored (the
+            run starts afresh and its first checkpoint replaces it), with a warning.
+
     Raises:
-        FittingRoomError: when the checkpoint came from a different model/data configuration.
+        FittingRoomError: when strict and the checkpoint came from another model/data configuration.
     """
     meta = read_checkpoint_meta(directory)
     if meta is None:
+        return None
+    if meta.get("fingerprint") != fingerprint and not strict:
+        warnings.warn(
+            f"{directory}: checkpoint of another gan/data configuration ignored; training starts afresh",
+            stacklevel=2,
+        )
         return None
     if meta.get("fingerprint") != fingerprint:
         raise FittingRoomError(

@@ -93,7 +93,10 @@ def build_discriminator(arch: DiscriminatorArch, resolution: int, channels: int,
         h = layers.LeakyReLU(0.1)(h)
         h = sn(layers.Conv2D(width, 3, padding="same", name=f"conv{i}"))(h)
         h = layers.LeakyReLU(0.1)(h)
-    h = layers.GlobalAveragePooling2D()(h)
+    # global SUM pooling (SN-GAN): with spectrally normalised layers an average would shrink
+    # the logits by H*W and leave D stuck near 0 (hinge loss ~2, no signal for G)
+    side = resolution // 2**doublings
+    h = layers.Rescaling(float(side * side))(layers.GlobalAveragePooling2D()(h))
     unconditional = sn(layers.Dense(1, name="logit"))(h)
     embedded = layers.Embedding(num_classes, width, name="projection")(y)
     projection = layers.Dot(axes=1)([embedded, h])

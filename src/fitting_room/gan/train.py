@@ -45,14 +45,23 @@ def choose_strategy() -> Any:
 
 
 def fingerprint(cfg: Config, split: ImageSplit, digest: str) -> str:
-    """What must match to resume: architecture, loss, batch, data; not the step limit or budget."""
+    """What must match to resume: nets, optimisation, seed, data; not the step limit, budget or logging."""
     t = cfg.gan.training
+    free = {
+        "steps",
+        "budget_minutes",
+        "checkpoint_every",
+        "steps_per_epoch",
+        "jit_compile",
+        "sample_grid_per_class",
+        "monitor_images_per_class",
+        "shuffle_buffer",
+    }
     key = {
         "generator": cfg.gan.generator.model_dump(),
         "discriminator": cfg.gan.discriminator.model_dump(),
-        "loss": t.loss,
-        "aux_weight": t.aux_weight,
-        "batch_size": t.batch_size,
+        "training": t.model_dump(exclude=free),
+        "seed": cfg.seed,
         "shape": list(split.images.shape[1:]),
         "classes": list(split.class_names),
         "data": digest,
@@ -153,7 +162,8 @@ def _train(cfg: Config, split: ImageSplit, images_dir: Path, use_mlflow: bool) -
         gan = build_gan(cfg, split, mixed)
         build_optimizers(gan)
     ckpt_meta = {"fingerprint": fp, "config": cfg.as_dict()}
-    restored = restore_checkpoint(gan, cfg.gan.checkpoint_dir, fp)
+    # DVC re-runs this stage when params change: a stale checkpoint must not block it
+    restored = restore_checkpoint(gan, cfg.gan.checkpoint_dir, fp, strict=False)
     start = int(gan.step.numpy()) if restored else 0
 
     k = split.num_classes
