@@ -15,6 +15,8 @@ DVC_REMOTE ?= $(HOME)/.cache/fitting-room/dvc-remote
 APT_RUN := dataset-fashion-mnist
 APT_TEST := chromium chromium-driver
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+# the ephemeral API server gets 20 s to start by default: too little on a busy 2-core box
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1

@@ -15,6 +15,11 @@ import contextlib
 import os
 from pathlib import Path
 
+# Before Prefect reads its settings: the ephemeral API gets 20 s to start by default, too
+# little on a busy 2-core machine; analytics stay off. An explicit environment wins.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
