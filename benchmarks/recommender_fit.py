@@ -4,7 +4,8 @@ Random 80/10/10 transaction split of the given file (10 % early stopping, 10 % t
 tuned on); reports mean one-vs-rest AUC over small/fit/large (paper: 0.719 best model, 0.61
 simple baseline), per-class AUC, macro-F1, accuracy, the "fewer returns" fit-rate evidence,
 training time, and the wall time of ``advise-fit`` over the whole file (target < 60 s).
-``--ablation`` also trains with looser tree constraints (still projected) to show what they change.
+``--ablation`` also trains with looser tree constraints (still projected) and with the other
+LightGBM constraint methods (basic / intermediate / advanced) to show what they change.
 Prints one JSON.
 
     .venv/bin/python benchmarks/recommender_fit.py --data ../shared/data/rtr/renttherunway_dev.json.gz
@@ -46,6 +47,12 @@ def run(data: Path, params: str, ablation: bool, seed: int) -> dict:
             ablated = evaluate_fit(free, test)
             out[f"ablation_{scope}_constraints_auc_macro"] = ablated["advisor_auc_macro"]
             out[f"ablation_{scope}_constraints_macro_f1"] = ablated["advisor_macro_f1"]
+        for method in ("basic", "intermediate", "advanced"):  # how LightGBM enforces the constraints
+            if method == rc.advisor.monotone_method:
+                continue  # that is the shipped model above
+            method_cfg = rc.advisor.model_copy(update={"monotone_method": method})
+            other, _ = train_advisor(train, val, method_cfg, seed)
+            out[f"ablation_{method}_method_auc_macro"] = evaluate_fit(other, test)["advisor_auc_macro"]
     with tempfile.TemporaryDirectory() as tmp:
         from fitting_room.recommender.catalog import build_catalog
 

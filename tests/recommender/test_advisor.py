@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fitting_room.recommender import features as F
 from fitting_room.recommender.advisor import FitAdvisor, train_advisor
 from fitting_room.recommender.evaluate import evaluate_fit
 from fitting_room.recommender.monotone import project_monotone
@@ -122,3 +123,17 @@ def test_catalog_fast_path_gives_the_same_advice_as_the_advisor(guide, trained):
     proba, size = advisor.advise(rows)
     np.testing.assert_allclose(fast_proba, proba, atol=1e-9)
     np.testing.assert_array_equal(fast_size, size)
+
+
+def test_the_configured_monotone_method_and_penalty_reach_the_trees_which_fall_along_size(synthetic):
+    tx, _, _ = synthetic
+    train, val, test = random_split(tx, 0.1, 0.1, seed=2)
+    cfg = SMALL_ADVISOR.model_copy(update={"monotone_method": "advanced", "monotone_penalty": 1.0})
+    advisor, _ = train_advisor(train, val, cfg, 2)
+    text = advisor.small_model.model_to_string()
+    assert "[monotone_constraints_method: advanced]" in text
+    assert "[monotone_penalty: 1]" in text
+    grid = _grid(test, n_rows=20)
+    x = F.design_matrix(grid, F.join_stats(grid, advisor.stats), advisor.vocab).to_numpy(dtype=float)
+    raw = advisor.small_model.predict(x).reshape(20, len(SIZES))  # the trees alone, no projection
+    assert np.all(np.diff(raw, axis=1) <= 1e-12), "the constrained trees let P(small) rise with size"
