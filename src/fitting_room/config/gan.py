@@ -80,8 +80,8 @@ class EvaluationConfig(Section):
     registered_model: str = Field("fitting-room-generator", min_length=1)  # MLflow registry name
     reports_dir: Path = Path("reports/gan")  # metrics.json and plots/
     gate: GateConfig = GateConfig(
-        minimum={"class_accuracy": 0.75, "precision": 0.6, "diversity_min_ratio": 0.4},
-        maximum={"fid": 100.0},
+        minimum={"class_accuracy": 0.85, "precision": 0.7, "diversity_min_ratio": 0.6},
+        maximum={"fid": 40.0},
         compare={"fid": "lower", "class_accuracy": "higher"},
         tolerance=0.1,
     )
