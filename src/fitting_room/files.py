@@ -1,4 +1,4 @@
-"""File helpers shared by the ingest stages: hashing and all-or-nothing writes.
+"""File helpers shared by every stage: hashing and all-or-nothing writes.
 
 Every artifact is written to a temporary file or folder next to its destination and
 renamed into place only after it is complete, so a crash or a failed check never leaves a
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 CHUNK = 1 << 20
 
@@ -32,20 +34,42 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary sibling and an atomic rename."""
+def atomic_write(path: str | Path, write: Callable[[Path], Any], suffix: str = "") -> Path:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it into place.
+
+    Args:
+        path: the destination; its previous content stays until the new one is complete.
+        write: writes the whole artifact to the path it is given.
+        suffix: kept at the end of the temporary name, for writers that pick a format from
+            the extension (``.png``, ``.npz``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{suffix}")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        write(Path(tmp))
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are read by other users and tools
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` all-or-nothing."""
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` all-or-nothing."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def atomic_write_json(path: str | Path, doc: Any) -> Path:
+    """Write ``doc`` as indented, key-sorted JSON (non-JSON values as strings), all-or-nothing."""
+    return atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
 
 
 @contextlib.contextmanager

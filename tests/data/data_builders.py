@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from fitting_room.data.fashion_mnist import SPLIT_FILES
-from fitting_room.data.files import sha256_bytes
 from fitting_room.data.idx import encode_idx
+from fitting_room.files import sha256_bytes
 
 RTR_LINE = {
     "fit": "fit",

@@ -80,7 +80,7 @@ def test_unreachable_dvc_remote_is_named_and_local_outputs_are_kept(tmp_path):
 
 FILL_DISK = """
 import resource, signal, sys
-from fitting_room.data.files import atomic_write_bytes
+from fitting_room.files import atomic_write_bytes
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)        # get EFBIG as an error, not a signal
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # the disk is "full" after 4 kB per file
 try:
@@ -104,7 +104,7 @@ def test_a_full_disk_while_promoting_a_bento_keeps_the_previous_bento_current(tm
     """The package stage's JSON writer under the same fault: current.json is never half-written."""
     pytest.importorskip("bentoml")
     code = FILL_DISK.replace(
-        "from fitting_room.data.files import atomic_write_bytes",
+        "from fitting_room.files import atomic_write_bytes",
         "from fitting_room.serving.package import _write_json as write",
     ).replace(
         'atomic_write_bytes(sys.argv[1], b"new" * 100_000)',

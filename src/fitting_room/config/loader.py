@@ -86,15 +86,12 @@ def load_config(
 
 def dump_resolved(cfg: Config, path: str | Path, source: str | Path = DEFAULT_PARAMS) -> Path:
     """Write the resolved config as YAML, atomically, so a run can be replayed exactly."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from fitting_room.files import atomic_write_text
+
     doc = {RESOLVED_MARKER: {"file": str(source), "profile": cfg.profile}}
     doc.update(cfg.as_dict())
     doc.pop("profile", None)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, yaml.safe_dump(doc, sort_keys=False))
 
 
 def config_hash(cfg: Config) -> str:

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from fitting_room.config.data import CatalogConfig
-from fitting_room.data.files import sha256_bytes
 from fitting_room.data.images import ImageSplit, stratified_split
 from fitting_room.errors import DataError
+from fitting_room.files import sha256_bytes
 
 REQUIRED_COLUMNS = ("item_id", "image", "category")
 # Modes Pillow converts to L/RGB without losing meaning; 16-bit/float/LAB/HSV would be

@@ -18,10 +18,10 @@ import numpy as np
 
 from fitting_room.config.data import FASHION_MNIST_CLASSES, FashionMnistConfig
 from fitting_room.data.download import download_file
-from fitting_room.data.files import sha256_bytes
 from fitting_room.data.idx import load_idx_bytes, parse_idx
 from fitting_room.data.images import ImageSplit, stratified_subsample
 from fitting_room.errors import DataError
+from fitting_room.files import sha256_bytes
 
 log = logging.getLogger(__name__)
 

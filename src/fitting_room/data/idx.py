@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fitting_room.data.files import atomic_write_bytes
 from fitting_room.errors import DataError
+from fitting_room.files import atomic_write_bytes
 
 UBYTE = 0x08
 GZIP_MAGIC = b"\x1f\x8b"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fitting_room.data.files import atomic_write_bytes
 from fitting_room.errors import DataError
+from fitting_room.files import atomic_write_bytes
 
 NPZ_KEYS = ("images", "labels", "class_names")  # required; item_ids is optional when reading
 

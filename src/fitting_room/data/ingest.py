@@ -22,9 +22,9 @@ from fitting_room.config.data import ImagesConfig, ShoppersConfig
 from fitting_room.data.catalog import load_catalog, quarantine_csv
 from fitting_room.data.clothing_fit import COLUMNS, locate_shopper_source, parse_clothing_fit
 from fitting_room.data.fashion_mnist import OFFICIAL_SHA256, load_fashion_mnist
-from fitting_room.data.files import sha256_file, staged_outputs
 from fitting_room.data.images import ImageSplit, write_images_npz
 from fitting_room.errors import DataError
+from fitting_room.files import sha256_file, staged_outputs
 
 log = logging.getLogger(__name__)
 

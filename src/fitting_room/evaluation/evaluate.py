@@ -6,8 +6,6 @@ baseline, noisy real images) with exactly the same code and settings.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from fitting_room.config import Config
 from fitting_room.config.gan import EvaluationConfig
 from fitting_room.errors import GateFailed
 from fitting_room.evaluation.registry import Features, MetricInputs, compute_metrics
+from fitting_room.files import atomic_write_json
 from fitting_room.gan.data import ImageSplit, check_shape, load_split
 
 Sampler = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (labels, seeds) -> uint8 images
@@ -85,12 +84,7 @@ def score_sampler(
 
 
 def write_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(path, metrics)
 
 
 def evaluate_generator(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from fitting_room.evaluation.registry import Features
+from fitting_room.files import atomic_write, atomic_write_text
 
 
 def per_class_rows(
@@ -41,11 +41,7 @@ def write_plots(rows: list[dict], grid: np.ndarray, plots_dir: str | Path) -> li
     plots_dir.mkdir(parents=True, exist_ok=True)
     written = []
 
-    data = plots_dir / "per_class.json"
-    tmp = plots_dir / ".per_class.json.tmp"
-    tmp.write_text(json.dumps(rows, indent=2))
-    os.replace(tmp, data)
-    written.append(data)
+    written.append(atomic_write_text(plots_dir / "per_class.json", json.dumps(rows, indent=2)))
 
     fig, ax = plt.subplots(figsize=(8, 3.5))
     x = np.arange(len(rows))
@@ -55,14 +51,8 @@ def write_plots(rows: list[dict], grid: np.ndarray, plots_dir: str | Path) -> li
     ax.set_xticks(x, [r["class"] for r in rows], rotation=30, ha="right")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    chart = plots_dir / "per_class.png"
-    fig.savefig(plots_dir / ".per_class.tmp.png")
+    written.append(atomic_write(plots_dir / "per_class.png", fig.savefig, suffix=".png"))
     plt.close(fig)
-    os.replace(plots_dir / ".per_class.tmp.png", chart)
-    written.append(chart)
 
-    samples = plots_dir / "samples.png"
-    Image.fromarray(grid).save(plots_dir / ".samples.tmp.png")
-    os.replace(plots_dir / ".samples.tmp.png", samples)
-    written.append(samples)
+    written.append(atomic_write(plots_dir / "samples.png", Image.fromarray(grid).save, suffix=".png"))
     return written

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from fitting_room.errors import DataError, FittingRoomError
+from fitting_room.files import atomic_write
 
 MODEL_FILE = "generator.keras"
 META_FILE = "generator.json"
@@ -115,18 +116,19 @@ def load_generator(model_dir: str | Path) -> LoadedGenerator:
 def write_images(images: np.ndarray, labels: np.ndarray, out: str | Path, class_names: list[str]) -> Path:
     """``.npz`` (arrays ``images``, ``labels``) or ``.png`` (a grid, one row per class) atomically."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
     if out.suffix == ".npz":
-        np.savez(tmp, images=images, labels=labels.astype(np.int64), class_names=np.array(class_names))
-    elif out.suffix == ".png":
+        return atomic_write(
+            out,
+            lambda tmp: np.savez(
+                tmp, images=images, labels=labels.astype(np.int64), class_names=np.array(class_names)
+            ),
+            suffix=".npz",
+        )
+    if out.suffix == ".png":
         from PIL import Image
 
-        Image.fromarray(image_grid(images, labels)).save(tmp)
-    else:
-        raise FittingRoomError(f"--out {out}: use a .npz or .png file name")
-    os.replace(tmp, out)
-    return out
+        return atomic_write(out, Image.fromarray(image_grid(images, labels)).save, suffix=".png")
+    raise FittingRoomError(f"--out {out}: use a .npz or .png file name")
 
 
 def image_grid(images: np.ndarray, labels: np.ndarray | None = None, pad: int = 1) -> np.ndarray:

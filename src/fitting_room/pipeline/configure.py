@@ -10,12 +10,11 @@ make a new data drop at the same path re-run ingestion and everything downstream
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from fitting_room.config import Config, dump_resolved
 from fitting_room.data.fashion_mnist import find_idx_files
-from fitting_room.data.files import sha256_file
+from fitting_room.files import atomic_write_text, sha256_file
 
 RESOLVED = Path("build/params.resolved.yaml")
 SOURCES_DIR = Path("build/sources")
@@ -73,8 +72,6 @@ def configure(cfg: Config, root: Path = Path(".")) -> dict[str, Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
         if not path.exists() or path.read_text() != text:
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            atomic_write_text(path, text)
         written[name] = path
     return written

@@ -6,38 +6,25 @@ half-written artifact that a later load would trust.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fitting_room.errors import DataError
+from fitting_room.files import atomic_write
+from fitting_room.files import atomic_write_json as write_json
+from fitting_room.files import atomic_write_text as write_text
 
-
-def atomic_write(path: Path, write: Any, suffix: str = "") -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_text(path: Path, text: str) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_text(text))
-
-
-def write_json(path: Path, doc: Any) -> Path:
-    return write_text(path, json.dumps(doc, indent=2, sort_keys=True, default=str))
+__all__ = [
+    "atomic_write",
+    "read_arrays",
+    "read_frame",
+    "write_arrays",
+    "write_frame",
+    "write_json",
+    "write_text",
+]
 
 
 def write_frame(path: Path, frame: pd.DataFrame) -> Path:

@@ -27,6 +27,7 @@ import yaml
 
 from fitting_room.config import Config, config_hash
 from fitting_room.errors import FittingRoomError, GateFailed
+from fitting_room.files import atomic_write_json
 from fitting_room.serving.args import ADVISOR_MODEL, GENERATOR_MODEL, RECOMMENDER_MODEL, service_args
 
 CURRENT_FILE = "current.json"
@@ -219,7 +220,4 @@ def current_bento(cfg: Config, root: str | Path = ".") -> str:
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    atomic_write_json(path, doc)

@@ -7,13 +7,12 @@ report — so DVC, MLflow and a human all read the same file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fitting_room.errors import ValidationFailed
+from fitting_room.files import atomic_write_text
 from fitting_room.validation.gx_runner import SuiteResult, describe_failure
 
 
@@ -70,18 +69,9 @@ def clear_report(reports_dir: Path, stage: str) -> None:
 
 def write_report(report: ValidationReport, reports_dir: Path) -> Path:
     """Write the JSON summary atomically and return its path."""
-    path = report_path(reports_dir, report.stage)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(report.to_dict(), fh, indent=2, default=str)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # key order kept as built (summary first), so no atomic_write_json with sorted keys
+    text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+    return atomic_write_text(report_path(reports_dir, report.stage), text)
 
 
 def raise_if_failed(report: ValidationReport, path: Path) -> ValidationReport:

@@ -12,8 +12,6 @@ one, so nothing downstream can consume data that did not pass the current checks
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import pandas as pd
 
 from fitting_room.config.data import ShopperValidationConfig, ValidationConfig
 from fitting_room.errors import DataError
+from fitting_room.files import atomic_write
 from fitting_room.validation.gx_runner import Batch, run_suites
 from fitting_room.validation.report import (
     ValidationReport,
@@ -189,11 +188,4 @@ def validate_shoppers(shoppers_dir: Path, cfg: ValidationConfig) -> ValidationRe
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
