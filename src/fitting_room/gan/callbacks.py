@@ -65,9 +65,15 @@ class ProgressBar(keras.callbacks.Callback):
         self.bar: Any = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        import sys
+
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=self.total, initial=self.initial, unit="step", desc="train-gan", mininterval=2)
+        # In DVC/Prefect/CI logs every redraw is a new chunk of text: redraw rarely there.
+        every = 2 if sys.stderr.isatty() else 60
+        self.bar = tqdm(
+            total=self.total, initial=self.initial, unit="step", desc="train-gan", mininterval=every
+        )
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.bar.update(1)
