@@ -34,6 +34,7 @@ from fitting_room.pipeline.dvc_stages import (
     pipeline_stages,
     push_outputs,
     repro_stage,
+    stage_environment,
 )
 from fitting_room.tracking.mlflow_runs import pipeline_run, tracking_uri
 
@@ -72,12 +73,18 @@ def training_pipeline(
         push_data: push DVC outputs to the default remote at the end.
         until: stop after this stage (e.g. ``validate_shoppers`` for the data stages only).
     """
-    os.chdir(root)
     # validate params before any work; the stages then see the same profile and overrides
     cfg = load_config(Path(root) / "params.yaml", profile, overrides)
-    os.environ[PROFILE_ENV] = cfg.profile
-    os.environ[OVERRIDES_ENV] = ";".join([os.environ.get(OVERRIDES_ENV, ""), *(overrides or [])]).strip(";")
+    env = {
+        PROFILE_ENV: cfg.profile,
+        OVERRIDES_ENV: ";".join([os.environ.get(OVERRIDES_ENV, ""), *(overrides or [])]).strip(";"),
+    }
+    with stage_environment(env, root):
+        return _locked_run(cfg, root, until, push_data)
 
+
+def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[StageOutcome]:
+    """Take the run lock (or step aside for the run holding it) and run the stages."""
     stages = pipeline_stages(root)
     if until is not None:
         if until not in stages:

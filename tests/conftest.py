@@ -23,4 +23,7 @@ def mlflow_uri(tmp_path, monkeypatch) -> str:
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # MLflow keeps the active experiment id in a process global; an id from an earlier
+    # test's store does not exist in this one
+    mlflow.set_experiment("Default")
     return uri

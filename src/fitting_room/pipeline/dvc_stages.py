@@ -8,9 +8,11 @@ this interpreter's ``bin`` folder first on ``PATH``, so ``python -m fitting_room
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +44,27 @@ def environment_for_stages() -> None:
     path = os.environ.get("PATH", "")
     if not path.startswith(bindir + os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + path
+
+
+@contextlib.contextmanager
+def stage_environment(variables: dict[str, str], root: str | Path) -> Iterator[None]:
+    """Run the body in ``root`` with ``variables`` set for the stage subprocesses, then restore.
+
+    The flow hands its profile and overrides to the stages through the environment; restoring
+    it keeps one run's choices from leaking into the next in the same process (a worker,
+    a test session).
+    """
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        with contextlib.chdir(root):
+            yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def repro_stage(name: str, root: str | Path = ".") -> StageOutcome:
