@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,16 +15,18 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 
 @pytest.fixture
-def mlflow_uri(tmp_path, monkeypatch) -> str:
-    """A real, empty MLflow SQLite store for one test."""
+def mlflow_uri(tmp_path, monkeypatch) -> Iterator[str]:
+    """A real, empty MLflow SQLite store for one test (MLflow's global URIs reset afterwards)."""
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.delenv("FITTING_ROOM_PARENT_RUN_ID", raising=False)
     import mlflow
 
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     # MLflow keeps the active experiment id in a process global; an id from an earlier
     # test's store does not exist in this one
     mlflow.set_experiment("Default")
-    return uri
+    yield uri
+    # MLflow's URI global wins over MLFLOW_TRACKING_URI: leave it unset for later tests
+    mlflow.set_tracking_uri(None)

@@ -84,9 +84,10 @@ def project(tmp_path_factory) -> Path:
             "FITTING_ROOM_PARENT_RUN_ID",
         ):
             mp.delenv(var, raising=False)
+        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)
         mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
         yield proj
+        mlflow.set_tracking_uri(None)
 
 
 @pytest.fixture(scope="session")

@@ -58,9 +58,13 @@ def project(tmp_path_factory) -> dict:
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     env.pop("FITTING_ROOM_PARENT_RUN_ID", None)
+    env.pop("MLFLOW_REGISTRY_URI", None)  # the registry follows the tracking store
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
         mp.chdir(root)  # MLflow's default artifact folder (./mlruns) lands in tmp
+        mp.delenv("MLFLOW_REGISTRY_URI", raising=False)
+        # the global wins over the env var, and an earlier test may have set it
+        mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
         register_champions(root)
     mlflow.set_tracking_uri(None)
     return {"root": root, "env": env}

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from fitting_room.config.base import Section
-from fitting_room.tracking.registry import GateConfig
+from fitting_room.config.gate import GateConfig
 
 
 class GeneratorArch(Section):

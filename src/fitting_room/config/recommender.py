@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from fitting_room.config.base import Section
 from fitting_room.config.data import FASHION_MNIST_CLASSES
-from fitting_room.tracking.registry import GateConfig
+from fitting_room.config.gate import GateConfig
 
 
 class AdvisorConfig(Section):

@@ -39,8 +39,8 @@ def configure_mlflow(cfg: TrackingConfig, root: str | Path = ".") -> str:
     import mlflow
 
     uri = tracking_uri(cfg, root)
+    # the registry follows the tracking store unless MLFLOW_REGISTRY_URI names another one
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     experiment = mlflow.get_experiment_by_name(cfg.experiment)
     if experiment is not None:
         exp_id = experiment.experiment_id
