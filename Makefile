@@ -47,7 +47,7 @@ endef
 
 bootstrap: $(VENV)/.synced  ## create .venv from uv.lock and install Debian packages when apt is present
 	$(call apt_install,$(APT_RUN))
-	@if [ -z "$$($(BIN)/dvc remote default 2>/dev/null)" ]; then \
+	@if ! $(BIN)/dvc remote default >/dev/null 2>&1; then \
 	  mkdir -p "$(DVC_REMOTE)" && $(BIN)/dvc remote add --local -d -f localremote "$(DVC_REMOTE)" && \
 	  echo "DVC: default remote 'localremote' -> $(DVC_REMOTE)"; fi
 
