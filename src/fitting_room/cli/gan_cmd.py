@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fitting_room.cli.main import app, rollback_app, state
+from fitting_room.cli.main import app, rollback_app, rollback_model, state
 
 
 @app.command("train-gan")
@@ -77,12 +77,4 @@ def rollback_generator_command(
     reason: Annotated[str, typer.Option(help="why (kept in the audit record)")] = "manual rollback",
 ) -> None:
     """Point the generator's ``champion`` alias at VERSION; the move is recorded in an audit tag."""
-    import mlflow
-
-    from fitting_room.tracking.mlflow_runs import configure_mlflow
-    from fitting_room.tracking.registry import rollback
-
-    cfg = state(ctx).cfg
-    configure_mlflow(cfg.tracking)
-    record = rollback(mlflow.MlflowClient(), cfg.evaluation.registered_model, to, reason)
-    typer.echo(f"{cfg.evaluation.registered_model}: champion -> version {to} ({json.dumps(record)})")
+    rollback_model(ctx, state(ctx).cfg.evaluation.registered_model, to, reason)

@@ -76,6 +76,20 @@ def state(ctx: typer.Context) -> State:
     return ctx.find_root().obj
 
 
+def rollback_model(ctx: typer.Context, name: str, to: str, reason: str) -> None:
+    """Move registered model ``name``'s champion alias to version ``to`` and print the audit record."""
+    import json
+
+    import mlflow
+
+    from fitting_room.tracking.mlflow_runs import configure_mlflow
+    from fitting_room.tracking.registry import rollback
+
+    configure_mlflow(state(ctx).cfg.tracking)
+    record = rollback(mlflow.MlflowClient(), name, to, reason)
+    typer.echo(f"{name}: champion -> version {to} ({json.dumps(record)})")
+
+
 def run() -> None:
     """Console-script entry point: expected errors become one clear line and exit code 2."""
     from fitting_room.errors import FittingRoomError

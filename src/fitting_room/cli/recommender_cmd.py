@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fitting_room.cli.main import app, rollback_app, state
+from fitting_room.cli.main import app, rollback_app, rollback_model, state
 
 
 @app.command("fit-recommender")
@@ -95,18 +95,11 @@ def recommend_command(
 
 
 def _rollback(ctx: typer.Context, which: str, to: str, reason: str) -> None:
-    import mlflow
-
-    from fitting_room.tracking.mlflow_runs import configure_mlflow
-    from fitting_room.tracking.registry import rollback
-
     cfg = state(ctx).cfg
     name = (
         cfg.recommender.registered_advisor if which == "advisor" else cfg.recommender.registered_recommender
     )
-    configure_mlflow(cfg.tracking)
-    record = rollback(mlflow.MlflowClient(), name, to, reason)
-    typer.echo(f"{name}: champion -> version {to} ({json.dumps(record)})")
+    rollback_model(ctx, name, to, reason)
 
 
 @rollback_app.command("advisor")
