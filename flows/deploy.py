@@ -41,41 +41,64 @@ def deploy_all(schedule: ScheduleConfig, root: Path = ROOT) -> dict[str, str]:
     Returns:
         Deployment full name -> deployment id.
     """
+    ensure_work_pool(schedule.work_pool)
+    training = deploy_flow(
+        TRAINING_ENTRYPOINT,
+        schedule.deployment,
+        schedule.cron,
+        schedule,
+        root,
+        tags=["fitting-room", "retrain"],
+        description="Scheduled retraining: a no-op unless data, params or code changed (DVC decides).",
+    )
+    drift = deploy_flow(
+        DRIFT_ENTRYPOINT,
+        DRIFT_DEPLOYMENT,
+        schedule.drift_cron,
+        schedule,
+        root,
+        tags=["fitting-room", "drift"],
+        description="Shopper-data drift check; triggers retraining when drift passes ops.drift.",
+    )
+    return {
+        f"training-pipeline/{schedule.deployment}": training,
+        f"drift-check/{DRIFT_DEPLOYMENT}": drift,
+    }
+
+
+def deploy_flow(
+    entrypoint: str,
+    name: str,
+    cron: str,
+    schedule: ScheduleConfig,
+    root: Path,
+    tags: list[str],
+    description: str,
+) -> str:
+    """Register one flow of ``root`` as a deployment on the schedule's pool, one run at a time.
+
+    Returns:
+        The deployment id.
+    """
     from prefect import flow
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
 
-    ensure_work_pool(schedule.work_pool)
-    # a second trigger of the deployment waits in the queue; the file lock guards runs started elsewhere
+    # a second trigger waits in the queue; the file lock guards runs started elsewhere
     one_at_a_time = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
-    training = flow.from_source(source=str(root), entrypoint=TRAINING_ENTRYPOINT)
-    training_id = training.deploy(
-        name=schedule.deployment,
+    deployment_id = flow.from_source(source=str(root), entrypoint=entrypoint).deploy(
+        name=name,
         work_pool_name=schedule.work_pool,
-        schedule=Cron(schedule.cron, timezone=schedule.timezone),
+        schedule=Cron(cron, timezone=schedule.timezone),
         paused=schedule.paused,
         concurrency_limit=one_at_a_time,
         parameters={"profile": schedule.profile},
-        tags=["fitting-room", "retrain"],
-        description="Scheduled retraining: a no-op unless data, params or code changed (DVC decides).",
+        tags=tags,
+        description=description,
         print_next_steps=False,
+        ignore_warnings=True,  # a process pool is the point: the worker runs in this checkout
     )
-    drift = flow.from_source(source=str(root), entrypoint=DRIFT_ENTRYPOINT)
-    drift_id = drift.deploy(
-        name=DRIFT_DEPLOYMENT,
-        work_pool_name=schedule.work_pool,
-        schedule=Cron(schedule.drift_cron, timezone=schedule.timezone),
-        paused=schedule.paused,
-        concurrency_limit=one_at_a_time,
-        parameters={"profile": schedule.profile},
-        tags=["fitting-room", "drift"],
-        description="Shopper-data drift check; triggers retraining when drift passes ops.drift.",
-        print_next_steps=False,
-    )
-    return {
-        f"training-pipeline/{schedule.deployment}": str(training_id),
-        f"drift-check/{DRIFT_DEPLOYMENT}": str(drift_id),
-    }
+    return str(deployment_id)
 
 
 def main() -> None:
