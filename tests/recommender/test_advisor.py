@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from fitting_room.recommender import features as F
-from fitting_room.recommender.advisor import FitAdvisor, train_advisor
+from fitting_room.recommender.advisor import FitAdvisor, pick_sizes, train_advisor
 from fitting_room.recommender.evaluate import evaluate_fit
 from fitting_room.recommender.monotone import project_monotone
 from fitting_room.recommender.splits import random_split
@@ -80,10 +80,26 @@ def test_renting_the_advised_size_fits_more_often_than_the_base_rate(trained):
     assert metrics["advisor_fit_rate_other_size"] < metrics["advisor_fit_rate_base"]
 
 
+def test_ties_in_p_fit_go_to_the_size_nearest_the_shoppers_expected_size():
+    sizes = np.array([[2.0, 4.0, 6.0, 8.0]] * 3)
+    p_fit = np.array([[0.7, 0.8, 0.8, 0.8], [0.7, 0.8, 0.8, 0.8], [0.9, 0.8, 0.8, 0.8]])
+    advised = pick_sizes(sizes, p_fit, expected=np.array([7.4, 1.0, 8.0]))
+    np.testing.assert_array_equal(advised, [8.0, 4.0, 2.0])  # a strictly better P(fit) still wins
+
+
+def test_expected_size_ignores_the_size_asked_about(trained):
+    advisor, test = trained
+    rows = test.head(10)
+    x = advisor.design(rows)
+    x_other = advisor.design(rows.assign(size=rows["size"] + 6))
+    np.testing.assert_array_equal(advisor.expected_sizes(x), advisor.expected_sizes(x_other))
+
+
 def test_save_and_load_round_trip_gives_identical_predictions(trained, tmp_path):
     advisor, test = trained
     loaded = FitAdvisor.load(advisor.save(tmp_path / "advisor"))
-    np.testing.assert_array_equal(loaded.predict_proba(test), advisor.predict_proba(test))
+    for got, want in zip(loaded.advise(test), advisor.advise(test), strict=True):
+        np.testing.assert_array_equal(got, want)
     assert not list(tmp_path.rglob("*.tmp*")), "temporary files left behind"
 
 

@@ -39,6 +39,7 @@ class FitAdvisor:
 
     small_model: Any  # lightgbm.Booster for P(small)
     large_model: Any  # lightgbm.Booster for P(large | not small)
+    size_model: Any  # lightgbm.Booster: size rented by shoppers who reported "fit" (no size input)
     stats: F.FitStats
     vocab: dict[str, list[str]]
     size_chart: pd.DataFrame  # columns key_kind (item|category|all), key, size, count
@@ -57,7 +58,7 @@ class FitAdvisor:
 
     def score_grid(
         self, frame: pd.DataFrame, num_threads: int = 0
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Monotone-projected probabilities of every row at every size of its garment's grid.
 
         The design matrix is built once per row; only the size columns change along the grid,
@@ -65,12 +66,21 @@ class FitAdvisor:
 
         Returns:
             ``(grid (n, G), p_small (n, G) non-increasing, p_large_if_not_small (n, G)
-            non-decreasing)``.
+            non-decreasing, expected size (n,))``.
         """
         frame = F.with_keys(frame).reset_index(drop=True)
-        x = F.design_matrix(frame, F.join_stats(frame, self.stats), self.vocab).to_numpy(dtype=np.float64)
+        x = self.design(frame)
         grid = self.grids.for_rows(frame["item_id"].to_numpy(), frame["category"].to_numpy())
-        return grid, *self.score_design(x, grid, num_threads)
+        return grid, *self.score_design(x, grid, num_threads), self.expected_sizes(x, num_threads)
+
+    def design(self, frame: pd.DataFrame) -> np.ndarray:
+        """The design matrix (:func:`F.design_matrix`, statistics joined) of raw rows, as floats."""
+        frame = F.with_keys(frame)
+        return F.design_matrix(frame, F.join_stats(frame, self.stats), self.vocab).to_numpy(dtype=np.float64)
+
+    def expected_sizes(self, x: np.ndarray, num_threads: int = 0) -> np.ndarray:
+        """The size shoppers like each design row's (who reported "fit") rented; ignores the size columns."""
+        return self.size_model.predict(x[:, F.size_free_columns()], num_threads=num_threads)
 
     def score_design(
         self, x: np.ndarray, grid: np.ndarray, num_threads: int = 0
@@ -103,8 +113,8 @@ class FitAdvisor:
             ``(proba (n, 3), advised_size (n,))``; a row without a size gets the probabilities
             of its advised size.
         """
-        grid, a, b = self.score_grid(frame, num_threads)
-        advised = best_sizes(grid, a, b)
+        grid, a, b, expected = self.score_grid(frame, num_threads)
+        advised = best_sizes(grid, a, b, expected)
         size = pd.to_numeric(frame["size"], errors="coerce").to_numpy(float) if "size" in frame else None
         asked = advised if size is None else np.where(np.isnan(size), advised, size)
         return three_classes(interpolate_rows(grid, a, asked), interpolate_rows(grid, b, asked)), advised
@@ -117,6 +127,7 @@ class FitAdvisor:
         path.mkdir(parents=True, exist_ok=True)
         write_text(path / "small.lgb.txt", self.small_model.model_to_string())
         write_text(path / "large.lgb.txt", self.large_model.model_to_string())
+        write_text(path / "size.lgb.txt", self.size_model.model_to_string())
         write_frame(path / "item_stats.parquet", self.stats.items)
         write_frame(path / "user_stats.parquet", self.stats.users)
         write_frame(path / "category_stats.parquet", self.stats.categories)
@@ -143,6 +154,8 @@ class FitAdvisor:
         meta = json.loads(meta_path.read_text())
         if meta["features"] != F.feature_names():
             raise DataError(f"{meta_path}: saved feature list differs from this code's; retrain the advisor")
+        if not (path / "size.lgb.txt").exists():
+            raise DataError(f"{path}: no expected-size model (size.lgb.txt); retrain the advisor")
         stats = F.FitStats(
             items=read_frame(path / "item_stats.parquet"),
             users=read_frame(path / "user_stats.parquet"),
@@ -153,6 +166,7 @@ class FitAdvisor:
         return cls(
             small_model=lgb.Booster(model_str=(path / "small.lgb.txt").read_text()),
             large_model=lgb.Booster(model_str=(path / "large.lgb.txt").read_text()),
+            size_model=lgb.Booster(model_str=(path / "size.lgb.txt").read_text()),
             stats=stats,
             vocab=meta["vocab"],
             size_chart=read_frame(path / "size_chart.parquet"),
@@ -172,15 +186,28 @@ def expand_sizes(x: np.ndarray, rows: np.ndarray, sizes: np.ndarray) -> np.ndarr
     return out
 
 
-def best_sizes(grid: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per row, the grid size with the highest P(fit) given P(small) = a, P(large | not small) = b."""
-    p_fit = np.where(np.isfinite(grid), (1 - a) * (1 - b), -1.0)
-    # P(fit) is often flat over several sizes (the curves are monotone step functions); among
-    # the tied sizes take the one where the risks of small and large balance, not the smallest
-    imbalance = np.abs(a - (1 - a) * b)
+def best_sizes(grid: np.ndarray, a: np.ndarray, b: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Per row, the grid size with the highest P(fit); ties go to the size nearest ``expected``.
+
+    Args:
+        grid: (n, G) ascending sizes per row (NaN-free).
+        a: (n, G) P(small); b: (n, G) P(large | not small).
+        expected: (n,) the shopper's expected size for the garment (:meth:`FitAdvisor.expected_sizes`).
+    """
+    return pick_sizes(grid, np.where(np.isfinite(grid), (1 - a) * (1 - b), -1.0), expected)
+
+
+def pick_sizes(sizes: np.ndarray, p_fit: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Per row, the size with the highest ``p_fit``; ties go to the size nearest ``expected``."""
+    # P(fit) is flat over most of a garment's sizes (monotone step curves that barely move
+    # with size on RTR), so the tie rule decides most advice. Ties used to go to the smallest
+    # size, then to where small and large risk balance (also the smallest size on flat
+    # curves): renting that size fitted *less* often than the base rate. The size shoppers
+    # like this one were happy in is the sensible choice among sizes the model cannot separate.
     tied = p_fit >= p_fit.max(axis=1, keepdims=True) - 1e-9
-    best = np.argmin(np.where(tied, imbalance, np.inf), axis=1)
-    return grid[np.arange(len(grid)), best]
+    distance = np.abs(sizes - np.nan_to_num(expected, nan=0.0)[:, None])
+    best = np.argmin(np.where(tied, distance, np.inf), axis=1)
+    return sizes[np.arange(len(sizes)), best]
 
 
 def three_classes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -201,6 +228,22 @@ def build_size_chart(frame: pd.DataFrame, max_sizes: int) -> pd.DataFrame:
     chart = pd.concat(parts, ignore_index=True)[["key_kind", "key", "size", "count"]]
     chart["key"] = chart["key"].astype(str)
     return chart
+
+
+def lgb_params(cfg: AdvisorConfig, objective: str, seed: int) -> dict[str, Any]:
+    """LightGBM parameters shared by the advisor's three models."""
+    return {
+        "objective": objective,
+        "learning_rate": cfg.learning_rate,
+        "num_leaves": cfg.num_leaves,
+        "min_data_in_leaf": cfg.min_data_in_leaf,
+        "feature_fraction": cfg.feature_fraction,
+        "lambda_l2": cfg.lambda_l2,
+        "num_threads": cfg.num_threads,
+        "seed": seed,
+        "deterministic": True,
+        "verbosity": -1,
+    }
 
 
 def train_advisor(
@@ -237,18 +280,7 @@ def train_advisor(
     size_idx = {names.index(f) for f in constrained} if cfg.monotone_constraints != "none" else set()
 
     def fit_binary(x: pd.DataFrame, y: np.ndarray, xv: pd.DataFrame, yv: np.ndarray, sign: int) -> Any:
-        params = {
-            "objective": "binary",
-            "learning_rate": cfg.learning_rate,
-            "num_leaves": cfg.num_leaves,
-            "min_data_in_leaf": cfg.min_data_in_leaf,
-            "feature_fraction": cfg.feature_fraction,
-            "lambda_l2": cfg.lambda_l2,
-            "num_threads": cfg.num_threads,
-            "seed": seed,
-            "deterministic": True,
-            "verbosity": -1,
-        }
+        params = lgb_params(cfg, "binary", seed)
         if size_idx:
             params["monotone_constraints"] = [sign if i in size_idx else 0 for i in range(len(names))]
             params["monotone_constraints_method"] = cfg.monotone_method
@@ -268,9 +300,13 @@ def train_advisor(
     keep, keep_val = y_train != 0, y_val != 0
     y_large, y_large_val = (y_train[keep] == 2).astype(int), (y_val[keep_val] == 2).astype(int)
     large = fit_binary(x_train[keep], y_large, x_val[keep_val], y_large_val, +1)
+    fit, fit_val = y_train == 1, y_val == 1
+    sizes, sizes_val = train["size"].to_numpy(float), val["size"].to_numpy(float)
+    size_model = fit_expected_size(x_train[fit], sizes[fit], x_val[fit_val], sizes_val[fit_val], cfg, seed)
     advisor = FitAdvisor(
         small_model=small,
         large_model=large,
+        size_model=size_model,
         stats=stats,
         vocab=vocab,
         size_chart=build_size_chart(train, cfg.max_sizes_per_item),
@@ -281,6 +317,44 @@ def train_advisor(
         "advisor_train_seconds": time.perf_counter() - start,
         "advisor_rounds_small": float(small.best_iteration or small.current_iteration()),
         "advisor_rounds_large": float(large.best_iteration or large.current_iteration()),
+        "advisor_rounds_size": float(size_model.best_iteration or size_model.current_iteration()),
         "advisor_train_rows": float(len(train)),
     }
     return advisor, facts
+
+
+def fit_expected_size(
+    x: pd.DataFrame,
+    size: np.ndarray,
+    x_val: pd.DataFrame,
+    size_val: np.ndarray,
+    cfg: AdvisorConfig,
+    seed: int,
+) -> Any:
+    """LightGBM regression of the size renters who reported "fit" chose, from everything but size.
+
+    Args:
+        x, x_val: design rows (:func:`F.design_matrix`) of "fit" transactions; size columns are dropped.
+        size, size_val: their rented sizes (rows without a size are dropped).
+    """
+    import lightgbm as lgb
+
+    columns = F.size_free_columns()
+    names = [F.feature_names()[i] for i in columns]
+    cats = [c for c in F.CATEGORICAL if c in names]
+    has, has_val = np.isfinite(size), np.isfinite(size_val)
+    if not has.any():
+        raise DataError('fit: no "fit" transaction with a size to learn the expected size from')
+    x, size = x.iloc[:, columns][has], size[has]
+    # early stopping needs a validation set; a tiny one without sized "fit" rows reuses training
+    x_val, size_val = (x_val.iloc[:, columns][has_val], size_val[has_val]) if has_val.any() else (x, size)
+    params = lgb_params(cfg, "regression", seed)
+    dtrain = lgb.Dataset(x, size, feature_name=names, categorical_feature=cats)
+    dval = lgb.Dataset(x_val, size_val, reference=dtrain, categorical_feature=cats)
+    return lgb.train(
+        params,
+        dtrain,
+        num_boost_round=cfg.num_boost_round,
+        valid_sets=[dval],
+        callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+    )

@@ -91,7 +91,7 @@ class CatalogFit:
             x[:, names.index(name)] = values
         grid = self.grid[positions]
         a, b = self.advisor.score_design(x, grid, num_threads)
-        advised = best_sizes(grid, a, b)
+        advised = best_sizes(grid, a, b, self.advisor.expected_sizes(x, num_threads))
         return three_classes(interpolate_rows(grid, a, advised), interpolate_rows(grid, b, advised)), advised
 
 

@@ -51,6 +51,11 @@ def feature_names() -> list[str]:
     return [*NUMERIC, *CATEGORICAL, *ITEM_STATS, *USER_STATS, *CATEGORY_STATS, *SIZE_FEATURES[1:], *DERIVED]
 
 
+def size_free_columns() -> list[int]:
+    """Positions in :func:`feature_names` of the columns that do not depend on the size asked about."""
+    return [i for i, name in enumerate(feature_names()) if name not in SIZE_FEATURES]
+
+
 def fit_codes(fit: pd.Series) -> np.ndarray:
     """small/fit/large -> 0/1/2; anything else (missing, unknown) -> -1."""
     mapping = {label: i for i, label in enumerate(FIT_LABELS)}

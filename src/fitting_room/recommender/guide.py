@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fitting_room.config.recommender import RankerConfig
 from fitting_room.errors import DataError
-from fitting_room.recommender.advisor import FitAdvisor
+from fitting_room.recommender.advisor import FitAdvisor, pick_sizes
 from fitting_room.recommender.catalog import CatalogIndex
 from fitting_room.recommender.catalog_fit import CatalogFit
 from fitting_room.recommender.ranker import Query, rank
@@ -118,6 +118,8 @@ class ShoppingGuide:
     def advise(self, profile: ShopperProfile, item_id: str, sizes: list[float] | None = None) -> dict:
         """Fit probabilities per size of one garment and the size with the highest P(fit).
 
+        Ties (P(fit) is often flat along sizes) go to the size nearest the shopper's expected size.
+
         Args:
             profile: the shopper.
             item_id: any id; an unknown one uses its category's (or the overall) statistics.
@@ -139,11 +141,12 @@ class ShoppingGuide:
             [{**row, "item_id": str(item_id), "category": category or None, "size": s} for s in sizes]
         )
         proba = self.advisor.predict_proba(frame, num_threads=1)
-        best = int(np.argmax(proba[:, 1]))
+        expected = self.advisor.expected_sizes(self.advisor.design(frame.head(1)), num_threads=1)
+        advised = pick_sizes(np.array([sizes]), proba[None, :, 1], expected)[0]
         return {
             "item_id": str(item_id),
             "category": category,
-            "advised_size": sizes[best],
+            "advised_size": float(advised),
             "sizes": [
                 {"size": s, "p_small": float(p[0]), "p_fit": float(p[1]), "p_large": float(p[2])}
                 for s, p in zip(sizes, proba, strict=True)
