@@ -6,9 +6,14 @@ simple baseline), per-class AUC, macro-F1, accuracy, the "fewer returns" fit-rat
 training time, and the wall time of ``advise-fit`` over the whole file (target < 60 s).
 ``--ablation`` also trains with looser tree constraints (still projected) and with the other
 LightGBM constraint methods (basic / intermediate / advanced) to show what they change.
+``--modcloth FILE`` also reports the same metrics on a ModCloth-format file (paper: 0.657).
 Prints one JSON.
 
     .venv/bin/python benchmarks/recommender_fit.py --data ../shared/data/rtr/renttherunway_dev.json.gz
+    # smoke run on the 100-row fixtures of both formats
+    .venv/bin/python benchmarks/recommender_fit.py \
+        --data ../shared/data/fixtures/renttherunway_final_data_mini.json \
+        --modcloth ../shared/data/fixtures/modcloth_final_data_mini.json
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ def run(data: Path, params: str, ablation: bool, seed: int) -> dict:
     advisor, facts = train_advisor(train, val, rc.advisor, seed)
     out = {"data": str(data), "rows": len(frame), "parse_seconds": parse_seconds, **facts}
     out.update(evaluate_fit(advisor, test))
-    out["paper_best_auc_rtr"], out["paper_baseline_auc_rtr"], out["target_auc_rtr"] = 0.719, 0.61, 0.78
+    if len(frame) < 10_000:  # a fixture-sized file: the split leaves ~10 test rows
+        out["note"] = f"only {len(frame)} rows: a smoke run, the figures are meaningless"
     if ablation:  # looser tree constraints; predictions stay projected onto size-monotone curves
         for scope in ("relative", "none"):
             free, free_facts = train_advisor(
@@ -74,10 +80,11 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true", help="also train with looser tree constraints")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    result = {"renttherunway": run(args.data, args.params, args.ablation, args.seed)}
-    if args.modcloth:
-        result["modcloth"] = run(args.modcloth, args.params, False, args.seed)
-        result["modcloth"]["paper_best_auc_modcloth"] = 0.657
+    rtr = run(args.data, args.params, args.ablation, args.seed)
+    paper = {"paper_best_auc": 0.719, "paper_baseline_auc": 0.61, "target_auc": 0.78}
+    result = {"renttherunway": {**rtr, **paper}}
+    if args.modcloth:  # same protocol and model settings on a ModCloth-format file
+        result["modcloth"] = {**run(args.modcloth, args.params, False, args.seed), "paper_best_auc": 0.657}
     print(json.dumps(result, indent=2, default=float))
 
 
