@@ -14,6 +14,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 DVC_REMOTE ?= $(HOME)/.cache/fitting-room/dvc-remote
 APT_RUN := dataset-fashion-mnist
 APT_TEST := chromium chromium-driver
+APT_BENCH := wrk
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # the ephemeral API server gets 20 s to start by default: too little on a busy 2-core box
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
@@ -21,7 +22,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help bootstrap run smoke test lint format benchmarks ui clean
+.PHONY: help bootstrap run smoke test lint format bench-tools ui clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,6 +62,9 @@ test: bootstrap  ## run the test suite (real MLflow, Prefect, DVC, GX, TensorFlo
 	$(call apt_install,$(APT_TEST))
 	$(BIN)/ruff check src flows tests benchmarks
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench-tools: bootstrap  ## Debian tools the benchmarks use (wrk drives benchmarks/serve_latency.py)
+	$(call apt_install,$(APT_BENCH))
 
 lint: $(VENV)/.synced  ## ruff lint and format check
 	$(BIN)/ruff check src flows tests benchmarks

@@ -11,6 +11,12 @@ Prints one JSON object.
         --working-dir src --seconds 10 --soak-minutes 0.5  # quick check from source
     python benchmarks/serve_latency.py --synthetic-store /tmp/bench-bentoml --seconds 10
         # from source, on default-size (untrained) models in a private store: no pipeline run needed
+    python benchmarks/serve_latency.py --synthetic-store /tmp/bench-64 --resolution 64 --channels 3
+        # the same with the retailer-catalog generator (64x64 RGB): where the generator's work dominates
+
+The load generator is ``wrk`` (Debian package ``wrk``; ``make bench-tools`` installs it) when it
+is on PATH: a C event loop costs the two shared cores far less than a Python client, so the
+figures measure the server. ``--client httpx`` (the fallback) drives the load from Python.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -70,6 +79,63 @@ async def drive(url: str, path: str, body: dict, concurrency: int, seconds: floa
     }
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local template = [[%s]]
+local vary = %s
+request = function()
+  -- a fresh seed per request (as the httpx client's per-worker seeds): no two requests alike
+  local body = vary and string.gsub(template, '"seed": 0', '"seed": ' .. math.random(0, 1000000)) or template
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def wrk_drive(url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict:
+    """Closed-loop load with ``wrk``: ``concurrency`` connections, back-to-back requests."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % (json.dumps(body), "true" if "seed" in body else "false"))
+    try:
+        cmd = [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "--timeout",
+            "30s",
+        ]
+        out = subprocess.run(
+            [*cmd, "-s", script.name, url + path], capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        os.unlink(script.name)
+
+    def latency(label: str) -> float | None:
+        found = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        return round(float(found.group(1)) * UNITS_MS[found.group(2)], 2) if found else None
+
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, sockets.groups())) if sockets else 0)
+    return {
+        "requests": requests,
+        "errors": errors,
+        "rps": round(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), 1),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+    }
+
+
+def load(client: str, url: str, path: str, body: dict, concurrency: int, seconds: float) -> dict:
+    if client == "wrk":
+        return wrk_drive(url, path, body, concurrency, seconds)
+    return asyncio.run(drive(url, path, body, concurrency, seconds))
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the server's workers), MB."""
     total = 0
@@ -87,19 +153,21 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def bench_server(url: str, concurrencies: list[int], seconds: float, workloads: list[str]) -> dict:
+def bench_server(
+    url: str, concurrencies: list[int], seconds: float, workloads: list[str], client: str
+) -> dict:
     results = {}
     for name in workloads:
         path, body = WORKLOADS[name]
         if httpx.post(url + path, json=body, timeout=60).status_code != 200:
             results[name] = {"skipped": f"{path} not served"}
             continue
-        asyncio.run(drive(url, path, body, 4, min(seconds, 3)))  # warm-up (graph shapes, caches)
-        results[name] = {f"c{c}": asyncio.run(drive(url, path, body, c, seconds)) for c in concurrencies}
+        load(client, url, path, body, 4, min(seconds, 3))  # warm-up (graph shapes, caches)
+        results[name] = {f"c{c}": load(client, url, path, body, c, seconds) for c in concurrencies}
     return results
 
 
-def soak(server, minutes: float, concurrency: int) -> dict:
+def soak(server, minutes: float, concurrency: int, client: str) -> dict:
     """Load /generate for ``minutes`` and sample RSS; flat means within +-10% of the first sample."""
     path, body = WORKLOADS["generate_n1"]
     samples = []
@@ -108,7 +176,7 @@ def soak(server, minutes: float, concurrency: int) -> dict:
     errors = requests = 0
     while time.monotonic() < end:
         span = min(window, end - time.monotonic() + 0.1)
-        out = asyncio.run(drive(server.url, path, body, concurrency, span))
+        out = load(client, server.url, path, body, concurrency, span)
         errors += out["errors"]
         requests += out["requests"]
         samples.append(round(rss_mb(server.process.pid), 1))
@@ -123,7 +191,7 @@ def soak(server, minutes: float, concurrency: int) -> dict:
     }
 
 
-def build_synthetic_store(home: Path) -> dict[str, str]:
+def build_synthetic_store(home: Path, resolution: int = 28, channels: int = 1) -> dict[str, str]:
     """Fill a private BentoML store with production-size models built by their owners' code.
 
     The generator has the default architecture (untrained weights cost the same to run); the
@@ -147,8 +215,15 @@ def build_synthetic_store(home: Path) -> dict[str, str]:
     cfg = load_config()
     arch = cfg.gan.generator
     work = home / "work"
-    model = build_generator(arch, resolution=28, channels=1, num_classes=len(FASHION_MNIST_CLASSES))
-    meta = {"class_names": list(FASHION_MNIST_CLASSES), "latent_dim": arch.latent_dim, "resolution": 28}
+    model = build_generator(
+        arch, resolution=resolution, channels=channels, num_classes=len(FASHION_MNIST_CLASSES)
+    )
+    meta = {
+        "class_names": list(FASHION_MNIST_CLASSES),
+        "latent_dim": arch.latent_dim,
+        "resolution": resolution,
+        "channels": channels,
+    }
     gan_dir = save_generator(model, meta, work / "gan")
     tx, _, _ = make_shoppers(n_transactions=60_000, n_shoppers=20_000, n_items=5_800, seed=0)
     train, val, _ = random_split(tx, 0.1, 0.1, seed=0)
@@ -180,6 +255,14 @@ def main() -> None:
     parser.add_argument(
         "--synthetic-store", type=Path, help="BentoML home to fill with default-size models (serves from src)"
     )
+    parser.add_argument("--resolution", type=int, default=28, help="synthetic generator's image side")
+    parser.add_argument("--channels", type=int, default=1, help="synthetic generator's channels (1 or 3)")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "httpx"],
+        default="auto",
+        help="load generator: wrk (when on PATH, for auto) or the Python httpx client",
+    )
     parser.add_argument(
         "--arg", action="append", default=[], help="bento argument key=value for both servers"
     )
@@ -191,7 +274,7 @@ def main() -> None:
         # BentoML reads its home once, at import: set it before anything imports bentoml
         os.environ["BENTOML_HOME"] = str(opts.synthetic_store)
         if not (opts.synthetic_store / "models").exists():
-            build_synthetic_store(opts.synthetic_store)
+            build_synthetic_store(opts.synthetic_store, opts.resolution, opts.channels)
         target = target or "fitting_room.serving.service:FittingRoom"
         opts.working_dir = opts.working_dir or str(Path(__file__).resolve().parents[1] / "src")
     if target is None:
@@ -199,6 +282,7 @@ def main() -> None:
         from fitting_room.serving.package import current_bento
 
         target = current_bento(load_config())
+    client = opts.client if opts.client != "auto" else ("wrk" if shutil.which("wrk") else "httpx")
     concurrencies = [int(c) for c in opts.concurrency.split(",")]
     workloads = opts.workloads.split(",")
     report: dict = {
@@ -207,6 +291,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
         "args": extra_args,
+        "client": client,
     }
     with tempfile.TemporaryDirectory() as tmp:
         for mode, args in (("batched", {"batching": True}), ("baseline", {"batching": False})):
@@ -214,9 +299,9 @@ def main() -> None:
             with running_server(
                 target, Path(tmp) / f"{mode}.log", args=args, working_dir=opts.working_dir
             ) as server:
-                report[mode] = bench_server(server.url, concurrencies, opts.seconds, workloads)
+                report[mode] = bench_server(server.url, concurrencies, opts.seconds, workloads, client)
                 if mode == "batched" and opts.soak_minutes > 0:
-                    report["soak"] = soak(server, opts.soak_minutes, concurrency=8)
+                    report["soak"] = soak(server, opts.soak_minutes, concurrency=8, client=client)
     top = f"c{max(concurrencies)}"
     try:
         batched, base = report["batched"]["generate_n1"][top], report["baseline"]["generate_n1"][top]
