@@ -4,44 +4,66 @@ BentoML fixes a service's HTTP, traffic and batching options when the service cl
 defined, so they travel as *bento arguments*: the package stage bakes the resolved values
 into the bento (``bentoml build`` stores them), and ``bentoml serve --arg key=value`` may
 override one for a run (the benchmark's no-batching baseline does exactly that).
+
+The argument model is derived from :class:`~fitting_room.config.serving.ServingConfig`, so
+a bound or default lives in one place: ``--arg max_images=10000`` fails exactly as
+``--set serving.max_images=10000`` does.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
-from fitting_room.config.serving import ServingConfig
+from pydantic import BaseModel, ConfigDict, create_model
+
+from fitting_room.config.serving import BatchingConfig, ServingConfig
 
 # BentoML model names of the served roles (the same names as in the MLflow registry)
 GENERATOR_MODEL = "fitting-room-generator"
 ADVISOR_MODEL = "fitting-room-advisor"
 RECOMMENDER_MODEL = "fitting-room-recommender"
 
+# bento argument -> where it lives in the serving config
+SERVING_FIELDS: dict[str, tuple[str, ...]] = {
+    name: (name,)
+    for name in (
+        "host",
+        "port",
+        "workers",
+        "threads",
+        "timeout_s",
+        "max_concurrency",
+        "max_request_bytes",
+        "access_log",
+        "max_images",
+        "max_k",
+        "max_sizes",
+        "max_history",
+        "preview_cache",
+        "preview_seed",
+    )
+} | {"batching": ("batching", "enabled"), "max_batch_size": ("batching", "max_batch_size")}
 
-class ServiceArgs(BaseModel):
-    """Everything the service module needs at definition time; defaults mirror ``params.yaml``."""
 
+def _field(path: tuple[str, ...]) -> tuple[Any, Any]:
+    section: type[BaseModel] = BatchingConfig if path[0] == "batching" else ServingConfig
+    info = section.model_fields[path[-1]]
+    return info.annotation, info
+
+
+class _ArgsBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    host: str = "127.0.0.1"
-    port: int = Field(3000, ge=1, le=65535)
-    workers: int = Field(1, ge=1)
-    threads: int = Field(4, ge=1)
-    timeout_s: int = Field(30, ge=1)
-    max_concurrency: int = Field(256, ge=1)
-    max_request_bytes: int = Field(65536, ge=1024)
-    access_log: bool = True
-    max_images: int = Field(16, ge=1)
-    max_k: int = Field(50, ge=1)
-    max_sizes: int = Field(30, ge=1)
-    max_history: int = Field(200, ge=0)
-    preview_cache: int = Field(4096, ge=0)
-    preview_seed: int = Field(0, ge=0)
-    batching: bool = True
-    max_batch_size: int = Field(64, ge=1)
-    generator_model: str = f"{GENERATOR_MODEL}:latest"  # BentoML model tag
-    advisor_model: str = f"{ADVISOR_MODEL}:latest"  # BentoML model tag
-    recommender_model: str = f"{RECOMMENDER_MODEL}:latest"  # BentoML model tag
+
+ServiceArgs = create_model(
+    "ServiceArgs",
+    __base__=_ArgsBase,
+    __doc__="Everything the service module needs at definition time (fields of ``serving``).",
+    **{name: _field(path) for name, path in SERVING_FIELDS.items()},
+    generator_model=(str, f"{GENERATOR_MODEL}:latest"),  # BentoML model tags
+    advisor_model=(str, f"{ADVISOR_MODEL}:latest"),
+    recommender_model=(str, f"{RECOMMENDER_MODEL}:latest"),
+)
 
 
 def service_args(cfg: ServingConfig, model_tags: dict[str, str] | None = None) -> dict:
@@ -51,24 +73,11 @@ def service_args(cfg: ServingConfig, model_tags: dict[str, str] | None = None) -
         cfg: the ``serving`` section.
         model_tags: role (``generator``, ``advisor``, ``recommender``) -> BentoML model tag.
     """
-    args = ServiceArgs(
-        host=cfg.host,
-        port=cfg.port,
-        workers=cfg.workers,
-        threads=cfg.threads,
-        timeout_s=cfg.timeout_s,
-        max_concurrency=cfg.max_concurrency,
-        max_request_bytes=cfg.max_request_bytes,
-        access_log=cfg.access_log,
-        max_images=cfg.max_images,
-        max_k=cfg.max_k,
-        max_sizes=cfg.max_sizes,
-        max_history=cfg.max_history,
-        preview_cache=cfg.preview_cache,
-        preview_seed=cfg.preview_seed,
-        batching=cfg.batching.enabled,
-        max_batch_size=cfg.batching.max_batch_size,
-    )
+    values: dict[str, Any] = {}
+    for name, path in SERVING_FIELDS.items():
+        value: Any = cfg
+        for key in path:
+            value = getattr(value, key)
+        values[name] = value
     pinned = {f"{role}_model": tag for role, tag in (model_tags or {}).items()}
-    args = ServiceArgs.model_validate({**args.model_dump(), **pinned})
-    return args.model_dump()
+    return ServiceArgs.model_validate({**values, **pinned}).model_dump()
