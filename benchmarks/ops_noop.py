@@ -1,12 +1,18 @@
 """Wall time of an unchanged scheduled run (target < 30 s), as one JSON object.
 
-Runs ``flows/training_pipeline.py`` once to bring everything up to date (skip with
-``--no-warmup`` when it already is), then times the same command again: that second run is
-what the schedule does when data, params and code did not change. The Prefect API is the
-ephemeral one unless ``PREFECT_API_URL`` points at a running server (measure both).
+Runs the training flow once to bring everything up to date (skip with ``--no-warmup`` when
+it already is), then times it again: that second run is what the schedule does when data,
+params and code did not change. Two ways to run it:
+
+- default: ``flows/training_pipeline.py`` as a command (Prefect's ephemeral API, or the
+  server ``PREFECT_API_URL`` points at);
+- ``--deployment``: a run of the training deployment through the server at
+  ``PREFECT_API_URL`` and its worker, timed from the trigger to the run's final state
+  (queueing, the worker's polling and the flow-run process included); the run's
+  ``training-pipeline-summary`` artifact says whether it was a no-op.
 
     python benchmarks/ops_noop.py --profile smoke --until validate_shoppers
-    PREFECT_API_URL=http://127.0.0.1:4200/api python benchmarks/ops_noop.py --profile smoke --no-warmup
+    PREFECT_API_URL=http://127.0.0.1:4200/api python benchmarks/ops_noop.py --profile smoke --deployment
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 30.0
+DEPLOYMENT = "training-pipeline/scheduled-retrain"
+SUMMARY_KEY = "training-pipeline-summary"
 
 
 def timed_run(args: list[str]) -> tuple[float, str]:
@@ -39,16 +47,58 @@ def timed_run(args: list[str]) -> tuple[float, str]:
     return seconds, (lines[-1] if lines else "")
 
 
+def timed_deployment_run(name: str, parameters: dict, timeout_s: float) -> tuple[float, str]:
+    """Trigger one run of deployment ``name``; returns seconds to its final state and a verdict line."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+    from prefect.deployments import run_deployment
+
+    start = time.perf_counter()
+    run = run_deployment(name, parameters=parameters, timeout=timeout_s, poll_interval=0.5, as_subflow=False)
+    seconds = time.perf_counter() - start
+    if not (run.state and run.state.is_completed()):
+        raise SystemExit(f"deployment run {run.name} ({run.id}) is {run.state_name} after {seconds:.0f} s")
+    flt = ArtifactFilter(
+        flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]), key=ArtifactFilterKey(any_=[SUMMARY_KEY])
+    )
+    with get_client(sync_client=True) as client:
+        summary = " ".join(str(a.data) for a in client.read_artifacts(artifact_filter=flt))
+    verdict = "everything up to date (no-op)" if "**No-op**" in summary else "stages re-ran"
+    # the rest of the wall time is the queue: the worker's polling and the flow-run process start
+    running = (run.end_time - run.start_time).total_seconds()
+    return seconds, f"flow run {run.name}: {run.state_name} ({running:.1f} s Running), {verdict}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--until", help="stop after this stage (e.g. validate_shoppers)")
     parser.add_argument("--no-warmup", action="store_true", help="the pipeline is already up to date")
     parser.add_argument("--repeats", type=int, default=1, help="timed unchanged runs (the median is kept)")
+    parser.add_argument(
+        "--deployment",
+        nargs="?",
+        const=DEPLOYMENT,
+        help=f"time a run of this deployment through PREFECT_API_URL's server and worker ({DEPLOYMENT})",
+    )
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for a deployment run")
     args = parser.parse_args()
-    flow_args = ["--profile", args.profile, *(["--until", args.until] if args.until else [])]
-    warmup = None if args.no_warmup else timed_run(flow_args)[0]
-    runs = [timed_run(flow_args) for _ in range(args.repeats)]
+    if args.deployment:
+        if not os.environ.get("PREFECT_API_URL"):
+            raise SystemExit("--deployment needs PREFECT_API_URL: a running server with a worker of the pool")
+        # the same run as the command below: this profile and stage range, no DVC push
+        parameters = {"profile": args.profile, "until": args.until, "push_data": False}
+
+        def once() -> tuple[float, str]:
+            return timed_deployment_run(args.deployment, parameters, args.timeout)
+    else:
+        flow_args = ["--profile", args.profile, *(["--until", args.until] if args.until else [])]
+
+        def once() -> tuple[float, str]:
+            return timed_run(flow_args)
+
+    warmup = None if args.no_warmup else once()[0]
+    runs = [once() for _ in range(args.repeats)]
     seconds = sorted(s for s, _ in runs)[len(runs) // 2]
     print(
         json.dumps(
@@ -57,6 +107,9 @@ def main() -> None:
                 "profile": args.profile,
                 "until": args.until,
                 "prefect_api": os.environ.get("PREFECT_API_URL") or "ephemeral",
+                "through": f"deployment {args.deployment} (server + worker)"
+                if args.deployment
+                else "command",
                 "warmup_s": None if warmup is None else round(warmup, 2),
                 "noop_s": round(seconds, 2),
                 "noop_runs_s": [round(s, 2) for s, _ in runs],

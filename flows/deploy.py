@@ -7,6 +7,7 @@ Prefect Cloud; nothing else changes.
 
     prefect server start --host 127.0.0.1 &              # or PREFECT_API_URL=https://...
     python flows/deploy.py                               # creates the work pool if needed
+    python flows/deploy.py --set ops.schedule.profile=smoke --set ops.schedule.paused=true
     prefect worker start --pool fitting-room              # runs what the schedule triggers
 """
 
@@ -105,8 +106,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=str(ROOT / "params.yaml"), help="params file")
     parser.add_argument("--profile", help="params profile whose ops.schedule is used")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        help="key=value, e.g. ops.schedule.profile=smoke",
+    )
     args = parser.parse_args()
-    cfg = load_config(args.params, args.profile)
+    cfg = load_config(args.params, args.profile, args.overrides)
     for name, deployment_id in deploy_all(cfg.ops.schedule).items():
         print(f"deployment {name} ({deployment_id})")
     print(f"start a worker: prefect worker start --pool {cfg.ops.schedule.work_pool}")
