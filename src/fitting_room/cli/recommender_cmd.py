@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from fitting_room.cli.main import app, rollback_app, rollback_model, state
+from fitting_room.errors import FittingRoomError
 
 
 @app.command("fit-recommender")
@@ -52,6 +53,10 @@ def advise_fit_command(
     from fitting_room.recommender.predict import advise_file, load_guide
 
     cfg = state(ctx).cfg
+    if not data.is_file():  # the shopper's file is checked before the model is loaded
+        raise FittingRoomError(f"--data {data}: no such file")
+    if not out.parent.is_dir():
+        raise FittingRoomError(f"--out {out}: folder {out.parent} does not exist")
     guide = load_guide(cfg, model_uri)
     n = advise_file(guide, data, out, cfg.validation.shoppers.ranges)
     typer.echo(f"{n} rows advised -> {out}")

@@ -113,6 +113,19 @@ def load_generator(model_dir: str | Path) -> LoadedGenerator:
     return LoadedGenerator(model, meta)
 
 
+IMAGE_SUFFIXES = (".npz", ".png")
+
+
+def check_image_out(out: str | Path) -> Path:
+    """Refuse an output name :func:`write_images` cannot write, before any work is done."""
+    out = Path(out)
+    if out.suffix not in IMAGE_SUFFIXES:
+        raise FittingRoomError(f"--out {out}: use a .npz or .png file name")
+    if not out.parent.is_dir():
+        raise FittingRoomError(f"--out {out}: folder {out.parent} does not exist")
+    return out
+
+
 def write_images(images: np.ndarray, labels: np.ndarray, out: str | Path, class_names: list[str]) -> Path:
     """``.npz`` (arrays ``images``, ``labels``) or ``.png`` (a grid, one row per class) atomically."""
     out = Path(out)
