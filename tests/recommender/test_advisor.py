@@ -117,6 +117,21 @@ def test_size_monotonicity_holds_by_prediction_even_for_unconstrained_trees_and_
     np.testing.assert_allclose(proba.sum(axis=2), 1.0, atol=1e-9)
 
 
+def test_modcloth_shaped_rows_train_an_advisor_that_keeps_its_guarantees(synthetic):
+    # ModCloth publishes hips, bra size and cup but no weight, body type, occasion or age
+    tx, _, _ = synthetic
+    modcloth = tx.assign(hips_cm=tx["weight_kg"] * 0.6 + 60, weight_kg=np.nan, age_years=np.nan,
+                         body_type=None, rented_for=None, source="modcloth")  # fmt: skip
+    train, val, test = random_split(modcloth, 0.1, 0.1, seed=4)
+    advisor, _ = train_advisor(train, val, SMALL_ADVISOR, 4)
+    proba, advised = advisor.advise(test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert np.isfinite(advised).all()
+    p = advisor.predict_proba(_grid(test, n_rows=10))[:, 0].reshape(10, len(SIZES))
+    assert np.all(np.diff(p, axis=1) <= 1e-12), "P(small) rises with size"
+    assert evaluate_fit(advisor, test)["advisor_auc_macro"] > 0.75  # the synthetic rule is still learnable
+
+
 def test_projection_leaves_monotone_curves_alone_and_fixes_the_others():
     already = np.array([[0.9, 0.7, 0.7, 0.2]])
     np.testing.assert_allclose(project_monotone(already, increasing=False), already)
