@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from fitting_room.config import load_config
 from fitting_room.errors import FittingRoomError
 from fitting_room.ops.lineage import served_lineage
-from fitting_room.ops.rollback import bento_history, rollback_bundle
+from fitting_room.ops.rollback import bento_history, rollback_bento, rollback_bundle
 from fitting_room.tracking.mlflow_runs import PARENT_RUN_ENV, pipeline_run, stage_run
 from fitting_room.tracking.registry import GateConfig, evaluate_gate, promote
 
@@ -120,6 +120,20 @@ def test_rollback_all_restores_every_champion_and_the_bento_with_an_audit_trail(
     assert move["to_bento"] == bento_v1 and move["reason"] == "v2 recommends out-of-stock items"
     lineage = served_lineage(cfg, client, "bento")
     assert lineage["bento"] == bento_v1 and lineage["models"]["advisor"]["version"] == "1"
+
+
+@pytest.mark.slow
+def test_rollback_bento_to_the_default_relative_out_dir_lands_in_the_working_directory(
+    cfg, bento_v1, tmp_path
+):
+    # params.yaml's serving.out_dir is relative (models/bento) and the CLI passes root "."
+    relative = cfg.model_copy(
+        update={"serving": cfg.serving.model_copy(update={"out_dir": Path("models/bento")})}
+    )
+    rollback_bento(relative, bento_v1, "back to v1")
+    current = json.loads((tmp_path / "models/bento/current.json").read_text())
+    assert current["bento"] == bento_v1
+    assert (tmp_path / "models/bento" / current["archive"]).is_file()
 
 
 @pytest.mark.slow

@@ -190,6 +190,8 @@ def promote(bento_tag: str, models: tuple[ImportedModel, ...], smoke: dict, out_
     """Make a smoke-checked bento current: export its archive, then name it in ``current.json``."""
     import bentoml
 
+    # absolute: BentoML's exporter reads a relative path from the filesystem root, not the cwd
+    out_dir = Path(out_dir).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
     name = bento_tag.split(":", 1)[0]
     archive = out_dir / f"{name}.bento"
