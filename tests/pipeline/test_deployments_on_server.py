@@ -127,15 +127,17 @@ def deployments(project, server):
     git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
     subprocess.run([*git, "add", "flows"], cwd=project, check=True)
     subprocess.run([*git, "commit", "-qm", "flows"], cwd=project, check=True)
-    sys.path.insert(0, str(ROOT))
-    try:
-        from flows.deploy import deploy_all
-    finally:
-        sys.path.remove(str(ROOT))
     schedule = load_config(project / "params.yaml", "smoke").ops.schedule
     # paused: the hourly drift cron must not fire in the middle of a test
     schedule = schedule.model_copy(update={"profile": "smoke", "paused": True})
-    ids = deploy_all(schedule, root=project)
+    saved_path = list(sys.path)
+    sys.path.insert(0, str(ROOT))
+    try:
+        from flows.deploy import deploy_all
+
+        ids = deploy_all(schedule, root=project)
+    finally:
+        sys.path[:] = saved_path  # loading the flows prepends the project's folders too
     with get_client(sync_client=True) as client:
         client.update_deployment(
             UUID(ids[TRAINING]), DeploymentUpdate(parameters={"profile": "smoke", "until": UNTIL})
