@@ -116,3 +116,29 @@ def test_generator_reaches_the_configured_resolution(resolution, plan):
     assert images.shape == (2, resolution, resolution, 3)
     score, logits = d([np.asarray(images), np.array([0, 4])])
     assert score.shape == (2, 1) and logits.shape == (2, 5)
+
+
+def test_class_loss_weight_switches_at_the_late_step(tmp_path, shapes_dir):
+    from fitting_room.gan.train import build_gan
+
+    cfg = smoke_config(
+        tmp_path,
+        "gan.training.aux_weight=0.5",
+        "gan.training.aux_weight_late=0.1",
+        "gan.training.aux_late_step=3",
+    )
+    gan = build_gan(cfg, load_split(shapes_dir, "train"), mixed_precision=False)
+    weights = []
+    for _ in range(5):
+        weights.append(round(float(gan.aux_weight_now()), 6))
+        gan.train_step(_batch(shapes_dir))
+    assert weights == [0.5, 0.5, 0.5, 0.1, 0.1]  # steps 0-2 early, 3 on late
+
+
+def test_without_a_late_weight_the_class_loss_weight_stays(tmp_path, shapes_dir):
+    from fitting_room.gan.train import build_gan
+
+    cfg = smoke_config(tmp_path, "gan.training.aux_weight=0.5", "gan.training.aux_weight_late=null")
+    gan = build_gan(cfg, load_split(shapes_dir, "train"), mixed_precision=False)
+    gan.step.assign(10**6)
+    assert float(gan.aux_weight_now()) == pytest.approx(0.5)

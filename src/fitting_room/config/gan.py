@@ -33,6 +33,10 @@ class TrainingConfig(Section):
     beta_2: float = Field(0.9, ge=0, lt=1)  # Adam beta_2 for both nets
     loss: Literal["hinge", "non_saturating"] = "hinge"
     aux_weight: float = Field(0.5, ge=0)  # weight of the auxiliary class loss (0 = projection only)
+    # from step aux_late_step on the class loss weighs aux_weight_late instead (None = aux_weight
+    # throughout): a strong AC-GAN loss makes class conditioning appear fast but narrows each class
+    aux_weight_late: float | None = Field(None, ge=0)
+    aux_late_step: int = Field(0, ge=0)
     ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of generator weights (0 = copy, no averaging)
     checkpoint_every: int = Field(500, ge=1)  # steps between resume checkpoints
     jit_compile: bool = False  # XLA-compile the train step (slower on small CPUs; try on GPUs)

@@ -43,6 +43,7 @@ class ConditionalGAN(keras.Model):
         ema_decay: float = 0.999,
         aux_weight: float = 0.0,
         seed: int = 0,
+        aux_late: tuple[int, float] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -52,6 +53,7 @@ class ConditionalGAN(keras.Model):
         self.loss_kind = loss
         self.ema_decay = ema_decay
         self.aux_weight = aux_weight
+        self.aux_late = aux_late  # (from step, weight): the class-loss weight late in training
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.noise = keras.random.SeedGenerator(seed)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -70,8 +72,16 @@ class ConditionalGAN(keras.Model):
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.ema_generator(inputs, training=training)
 
+    def aux_weight_now(self) -> Any:
+        """The class-loss weight at the current step (``aux_weight``, then ``aux_late``'s)."""
+        if self.aux_late is None:
+            return tf.constant(self.aux_weight, tf.float32)
+        late_step, late_weight = self.aux_late
+        return tf.where(self.step >= late_step, tf.constant(late_weight), tf.constant(self.aux_weight))
+
     def train_step(self, data: Any) -> dict[str, Any]:
         real, labels = data
+        aux = self.aux_weight_now()
         batch = tf.shape(real)[0]
         # generated images use the real batch's labels: class balance comes from the data
         z = keras.random.normal((batch, self.latent_dim), seed=self.noise)
@@ -80,7 +90,7 @@ class ConditionalGAN(keras.Model):
             real_logits, real_class = self.discriminator([real, labels], training=True)
             fake_logits, _ = self.discriminator([fake, labels], training=True)
             d_loss = discriminator_loss(self.loss_kind, real_logits, fake_logits)
-            d_total = d_loss + self.aux_weight * class_loss(labels, real_class)
+            d_total = d_loss + aux * class_loss(labels, real_class)
             scaled = self.d_optimizer.scale_loss(d_total)
         d_vars = self.discriminator.trainable_weights
         self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
@@ -90,7 +100,7 @@ class ConditionalGAN(keras.Model):
             fake = self.generator([z, labels], training=True)
             fake_logits, fake_class = self.discriminator([fake, labels], training=True)
             g_loss = generator_loss(self.loss_kind, fake_logits)
-            g_total = g_loss + self.aux_weight * class_loss(labels, fake_class)
+            g_total = g_loss + aux * class_loss(labels, fake_class)
             scaled = self.g_optimizer.scale_loss(g_total)
         g_vars = self.generator.trainable_weights
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)

@@ -87,7 +87,10 @@ def build_gan(cfg: Config, split: ImageSplit, mixed_precision: bool) -> Any:
         opt = keras.optimizers.Adam(lr, beta_1=t.beta_1, beta_2=t.beta_2)
         return keras.optimizers.LossScaleOptimizer(opt) if mixed_precision else opt
 
-    gan = ConditionalGAN(generator, discriminator, ema, t.loss, t.ema_decay, t.aux_weight, seed=cfg.seed)
+    aux_late = None if t.aux_weight_late is None else (t.aux_late_step, t.aux_weight_late)
+    gan = ConditionalGAN(
+        generator, discriminator, ema, t.loss, t.ema_decay, t.aux_weight, seed=cfg.seed, aux_late=aux_late
+    )
     gan.compile(d_optimizer=adam(t.d_lr), g_optimizer=adam(t.g_lr), jit_compile=t.jit_compile)
     return gan
 
