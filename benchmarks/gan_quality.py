@@ -6,6 +6,12 @@ beside the real floor (clean train vs test) and the noisy-real reference (train 
 noise of ``evaluation.noise_sigma``). Prints one JSON object.
 
     .venv/bin/python benchmarks/gan_quality.py --minutes 30 --images-dir data/images
+
+``--ours-model-dir models/gan`` scores the generator the pipeline already trained (``make
+run``) instead of training a second copy: its wall time, steps and throughput come from its
+``generator.json`` (``training``), and the baseline is trained for that same wall time in
+this run. It must come from one uninterrupted run (start step 0), or the times would not
+compare.
 """
 
 from __future__ import annotations
@@ -48,6 +54,24 @@ def train_baseline(images_dir: Path, minutes: float, batch_size: int, seed: int)
     return model, {"steps": steps, "seconds": seconds, "images_per_second": steps * batch_size / seconds}
 
 
+def pretrained_run(model_dir: Path) -> dict:
+    """Training time, steps and batch size of a generator trained from scratch in one process."""
+    meta = json.loads((model_dir / "generator.json").read_text())
+    training = meta.get("training") or {}
+    if not training.get("seconds"):
+        raise SystemExit(f"{model_dir}/generator.json has no training record: retrain it with this version")
+    if training.get("start_step", 0) != 0:
+        raise SystemExit(
+            f"{model_dir} was resumed from step {training['start_step']}: its wall time covers only the "
+            "last part of training, so it cannot be compared; train it in one run or drop --ours-model-dir"
+        )
+    return {
+        **training,
+        "step": meta["step"],
+        "batch_size": meta["config"]["gan"]["training"]["batch_size"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="training wall time per model")
@@ -56,6 +80,11 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="params override")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--ours-model-dir",
+        type=Path,
+        help="score this already trained generator (its generator.json gives time and steps)",
+    )
     args = parser.parse_args()
 
     from fitting_room.config import load_config
@@ -85,16 +114,27 @@ def main() -> None:
     clf_meta = json.loads((classifier_dir(args.images_dir, ev.classifier) / "classifier.json").read_text())
     classifier_seconds = time.monotonic() - t0
 
-    t0 = time.monotonic()
-    result = train_gan(cfg, args.images_dir, use_mlflow=False)
-    # overall = steps over the whole stage's wall time (setup, monitor, sample grids included):
-    # the conservative figure the throughput ratio uses
-    overall = result.step * cfg.gan.training.batch_size / (time.monotonic() - t0)
-    generator = load_generator(result.model_dir)
+    if args.ours_model_dir:
+        generator = load_generator(args.ours_model_dir)
+        trained = pretrained_run(args.ours_model_dir)
+        minutes = trained["seconds"] / 60
+        steps, stopped_by = trained["step"], trained["stopped_by"]
+        steady = trained["images_per_second_steady"]
+        overall = steps * trained["batch_size"] / trained["seconds"]
+    else:
+        t0 = time.monotonic()
+        result = train_gan(cfg, args.images_dir, use_mlflow=False)
+        # overall = steps over the whole stage's wall time (setup, monitor, sample grids included):
+        # the conservative figure the throughput ratio uses
+        overall = result.step * cfg.gan.training.batch_size / (time.monotonic() - t0)
+        minutes, steps, stopped_by = args.minutes, result.step, result.stopped_by
+        steady = result.images_per_second
+        generator = load_generator(result.model_dir)
     ours = score_sampler(lambda y, s: generate(generator, y, s), classifier, train, test, ev).metrics
     report: dict = {
         "benchmark": "gan_quality",
-        "minutes_per_model": args.minutes,
+        "minutes_per_model": round(minutes, 2),
+        "ours_from": str(args.ours_model_dir) if args.ours_model_dir else "trained in this run",
         "overrides": args.overrides,
         "images_per_class": ev.images_per_class,
         "real_images": ev.real_images,
@@ -103,9 +143,9 @@ def main() -> None:
             "train_seconds": round(classifier_seconds, 1),
         },
         "ours": {
-            "steps": result.step,
-            "stopped_by": result.stopped_by,
-            "images_per_second_steady": round(result.images_per_second, 1),
+            "steps": steps,
+            "stopped_by": stopped_by,
+            "images_per_second_steady": round(steady, 1),
             "images_per_second_overall": round(overall, 1),
             **{
                 k: ours[k]
@@ -136,7 +176,7 @@ def main() -> None:
         "class_accuracy": ours["class_accuracy_ratio"] >= 0.97,
     }
     if not args.skip_baseline:
-        baseline, stats = train_baseline(args.images_dir, args.minutes, 64, cfg.seed)
+        baseline, stats = train_baseline(args.images_dir, minutes, 64, cfg.seed)
         base = score_sampler(
             baseline.sample,
             classifier,

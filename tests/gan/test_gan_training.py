@@ -141,6 +141,9 @@ def test_a_dress_request_yields_images_the_classifier_calls_dresses(tmp_path, sh
     meta = json.loads(Path(result.model_dir, "generator.json").read_text())
     assert meta["config"]["gan"]["generator"]["latent_dim"] == cfg.gan.generator.latent_dim
     assert meta["class_names"] == list(SHAPE_CLASSES)
+    training = meta["training"]  # what benchmarks/gan_quality.py --ours-model-dir compares against
+    assert training["start_step"] == 0 and training["stopped_by"] == "steps"
+    assert training["seconds"] > 0 and training["images_per_second_steady"] > 0
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,8 +96,14 @@ def build_gan(cfg: Config, split: ImageSplit, mixed_precision: bool) -> Any:
     return gan
 
 
-def generator_meta(cfg: Config, split: ImageSplit, digest: str, step: int) -> dict[str, Any]:
-    """Everything serving needs besides the weights, plus where the model came from."""
+def generator_meta(
+    cfg: Config, split: ImageSplit, digest: str, step: int, training: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Everything serving needs besides the weights, plus where the model came from.
+
+    ``training`` records how the last training process went (start step, wall seconds,
+    throughput, stop reason), so a benchmark can compare against the pipeline's own run.
+    """
     from fitting_room.tracking.lineage import git_commit
 
     return {
@@ -110,6 +117,7 @@ def generator_meta(cfg: Config, split: ImageSplit, digest: str, step: int) -> di
         "data_hash": digest,
         "git_commit": git_commit(),
         "config": cfg.as_dict(),
+        "training": training or {},
     }
 
 
@@ -154,6 +162,7 @@ def _train(cfg: Config, split: ImageSplit, images_dir: Path, use_mlflow: bool) -
     from fitting_room.gan.data import make_dataset
     from fitting_room.gan.generate import generate, save_generator
 
+    started = time.monotonic()
     t = cfg.gan.training
     digest = data_hash(images_dir)
     fp = fingerprint(cfg, split, digest)
@@ -204,15 +213,24 @@ def _train(cfg: Config, split: ImageSplit, images_dir: Path, use_mlflow: bool) -
                 f"in {cfg.gan.checkpoint_dir} is kept (try a lower gan.training.d_lr / g_lr)"
             )
     step = int(gan.step.numpy())
+    seconds = time.monotonic() - started
     save_checkpoint(gan, cfg.gan.checkpoint_dir, ckpt_meta)
-    save_generator(gan.ema_generator, generator_meta(cfg, split, digest, step), cfg.gan.model_dir)
     speeds = [h["images_per_second"] for h in logger.history]
+    stopped_by = stop.reason if start < t.steps else "already_done"
+    steady = float(np.median(speeds)) if speeds else float("nan")
+    training = {
+        "start_step": start,
+        "seconds": round(seconds, 1),  # this process's loop: monitor, grids, checkpoints included
+        "images_per_second_steady": round(steady, 1) if math.isfinite(steady) else None,
+        "stopped_by": stopped_by,
+    }
+    save_generator(gan.ema_generator, generator_meta(cfg, split, digest, step, training), cfg.gan.model_dir)
     return TrainResult(
         model_dir=Path(cfg.gan.model_dir),
         start_step=start,
         step=step,
-        stopped_by=stop.reason if start < t.steps else "already_done",
-        images_per_second=float(np.median(speeds)) if speeds else float("nan"),
+        stopped_by=stopped_by,
+        images_per_second=steady,
         history=logger.history,
     )
 
