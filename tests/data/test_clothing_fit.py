@@ -129,6 +129,17 @@ def test_required_source_that_cannot_be_downloaded_names_the_url(tmp_path, http_
         locate_shopper_source(src, tmp_path / "downloads", progress=False)
 
 
+def test_failed_fallback_download_names_the_missing_local_path_and_the_url(tmp_path, http_root):
+    _, url = http_root
+    src = ShopperSource(name="renttherunway", path=tmp_path / "absent.json.gz", url=f"{url}gone.json.gz")
+    with pytest.raises(DataError) as err:
+        locate_shopper_source(src, tmp_path / "downloads", progress=False)
+    message = str(err.value)
+    assert f"path {tmp_path / 'absent.json.gz'} does not exist" in message
+    assert f"{url}gone.json.gz failed: HTTP 404" in message and "data.shoppers.sources" in message
+    assert not (tmp_path / "downloads" / "gone.json.gz").exists()
+
+
 def test_optional_missing_source_is_skipped(tmp_path):
     src = ShopperSource(name="modcloth", path=tmp_path / "absent.json", required=False)
     assert locate_shopper_source(src, tmp_path / "downloads") is None

@@ -212,9 +212,15 @@ def locate_shopper_source(
             return dest
         try:
             return download_file(url, dest, timeout_s=timeout_s, progress=progress)
-        except DataError:
+        except DataError as err:
             if src.required:
-                raise
+                # say why a download was tried at all: most often the local file is not where
+                # params point (e.g. ../shared next to another checkout)
+                missing = f"path {src.path} does not exist, and the " if src.path is not None else "the "
+                raise DataError(
+                    f"shopper source {src.name!r}: {missing}{err} (point the source at a local copy "
+                    "with --set data.shoppers.sources.N.path=FILE)"
+                ) from None
             log.warning("optional shopper source %s skipped: download of %s failed", src.name, url)
             return None
     where = f"path {src.path} does not exist" if src.path is not None else "no path"
