@@ -145,7 +145,7 @@ def main() -> None:
         "ours": {
             "steps": steps,
             "stopped_by": stopped_by,
-            "images_per_second_steady": round(steady, 1),
+            "images_per_second_steady": round(steady, 1) if steady is not None else None,
             "images_per_second_overall": round(overall, 1),
             **{
                 k: ours[k]

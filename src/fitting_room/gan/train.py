@@ -220,7 +220,7 @@ def _train(cfg: Config, split: ImageSplit, images_dir: Path, use_mlflow: bool) -
     steady = float(np.median(speeds)) if speeds else float("nan")
     training = {
         "start_step": start,
-        "seconds": round(seconds, 1),  # this process's loop: monitor, grids, checkpoints included
+        "seconds": round(seconds, 1),  # from setup (data hash, classifier) to the last step
         "images_per_second_steady": round(steady, 1) if math.isfinite(steady) else None,
         "stopped_by": stopped_by,
     }
