@@ -142,3 +142,53 @@ def test_without_a_late_weight_the_class_loss_weight_stays(tmp_path, shapes_dir)
     gan = build_gan(cfg, load_split(shapes_dir, "train"), mixed_precision=False)
     gan.step.assign(10**6)
     assert float(gan.aux_weight_now()) == pytest.approx(0.5)
+
+
+def test_budget_share_moves_the_late_class_loss_forward_and_a_resume_keeps_it(tmp_path, shapes_dir):
+    from fitting_room.gan.callbacks import LateClassLoss
+    from fitting_room.gan.checkpoint import build_optimizers, restore_checkpoint, save_checkpoint
+    from fitting_room.gan.train import build_gan
+
+    cfg = smoke_config(
+        tmp_path,
+        "gan.training.aux_weight=0.5",
+        "gan.training.aux_weight_late=0.1",
+        "gan.training.aux_late_step=1000",
+    )
+    split = load_split(shapes_dir, "train")
+    gan = build_gan(cfg, split, mixed_precision=False)
+    waiting, due = LateClassLoss(after_seconds=3600), LateClassLoss(after_seconds=0)
+    waiting.set_model(gan)
+    due.set_model(gan)
+    gan.train_step(_batch(shapes_dir))
+    gan.train_step(_batch(shapes_dir))
+    waiting.on_train_batch_end(1)
+    assert float(gan.aux_weight_now()) == pytest.approx(0.5)  # neither the step nor the time is due
+    due.on_train_batch_end(1)
+    assert due.switched_at == 2 and float(gan.aux_weight_now()) == pytest.approx(0.1)
+
+    build_optimizers(gan)
+    save_checkpoint(gan, tmp_path / "ckpt", {"fingerprint": "f"})
+    resumed = build_gan(cfg, split, mixed_precision=False)
+    build_optimizers(resumed)
+    assert float(resumed.aux_weight_now()) == pytest.approx(0.5)
+    restore_checkpoint(resumed, tmp_path / "ckpt", "f")
+    assert int(resumed.late_from.numpy()) == 2 and float(resumed.aux_weight_now()) == pytest.approx(0.1)
+
+
+def test_a_checkpoint_without_the_schedule_restores_with_the_configured_step(tmp_path, shapes_dir):
+    from fitting_room.gan.checkpoint import build_optimizers, restore_checkpoint, save_checkpoint
+    from fitting_room.gan.train import build_gan
+
+    cfg = smoke_config(tmp_path, "gan.training.aux_weight_late=0.1", "gan.training.aux_late_step=7")
+    gan = build_gan(cfg, load_split(shapes_dir, "train"), mixed_precision=False)
+    build_optimizers(gan)
+    path = save_checkpoint(gan, tmp_path / "ckpt", {"fingerprint": "f"})
+    with np.load(path) as npz:  # what an earlier release wrote: no schedule group
+        arrays = {k: npz[k] for k in npz.files if not k.startswith("schedule/")}
+    np.savez(path, **arrays)
+    gan.late_from.assign(0)
+    restore_checkpoint(gan, tmp_path / "ckpt", "f")
+    assert int(gan.late_from.numpy()) == 0  # left as it was, not an error
+    fresh = build_gan(cfg, load_split(shapes_dir, "train"), mixed_precision=False)
+    assert int(fresh.late_from.numpy()) == 7

@@ -37,6 +37,9 @@ class TrainingConfig(Section):
     # throughout): a strong AC-GAN loss makes class conditioning appear fast but narrows each class
     aux_weight_late: float | None = Field(None, ge=0)
     aux_late_step: int = Field(0, ge=0)
+    # ... or once this share of budget_minutes has passed, whichever comes first (None = the
+    # step alone): a slower machine then still reaches the late phase within its budget
+    aux_late_budget_fraction: float | None = Field(None, gt=0, le=1)
     ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of generator weights (0 = copy, no averaging)
     checkpoint_every: int = Field(500, ge=1)  # steps between resume checkpoints
     jit_compile: bool = False  # XLA-compile the train step (slower on small CPUs; try on GPUs)

@@ -40,6 +40,29 @@ class StopConditions(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class LateClassLoss(keras.callbacks.Callback):
+    """Move the late class-loss phase forward to the current step once ``after_seconds`` have passed.
+
+    The step threshold (``aux_late_step``) was tuned on one machine; on a slower one the
+    budget ends first. The switch step lives in the model (and its checkpoints), so a
+    resumed run stays in the late phase.
+    """
+
+    def __init__(self, after_seconds: float):
+        super().__init__()
+        self.after_seconds = after_seconds
+        self.switched_at: int | None = None
+        self._start = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.switched_at is not None or time.monotonic() - self._start < self.after_seconds:
+            return
+        step = int(self.model.step.numpy())
+        if step < int(self.model.late_from.numpy()):
+            self.model.late_from.assign(step)
+            self.switched_at = step
+
+
 class Checkpointer(keras.callbacks.Callback):
     """Save the resume state every ``every`` steps, but only while losses are finite."""
 

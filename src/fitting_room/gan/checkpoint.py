@@ -1,9 +1,10 @@
 """Resume checkpoints: every variable of the training state in one atomically replaced file.
 
 The state is the generator, discriminator, EMA generator, both optimizers, the noise
-generator's seed state and the step counter, so a resumed run continues exactly where the
-last checkpoint left it. ``state.json`` beside it records the step and the fingerprint of
-the config that produced it; a different architecture refuses to resume.
+generator's seed state, the step counter and the class-loss schedule, so a resumed run
+continues exactly where the last checkpoint left it. ``state.json`` beside it records the
+step and the fingerprint of the config that produced it; a different architecture refuses
+to resume.
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ def _state_variables(gan: Any) -> dict[str, list[Any]]:
         "d_optimizer": gan.d_optimizer.variables,
         "noise": [gan.noise.state],
         "step": [gan.step],
+        "schedule": [gan.late_from],
     }
+
+
+# groups a checkpoint of an earlier release may lack: restoring keeps the fresh value
+OPTIONAL_GROUPS = {"schedule"}
 
 
 def build_optimizers(gan: Any) -> None:
@@ -98,6 +104,8 @@ def restore_checkpoint(
         for group, variables in _state_variables(gan).items():
             for i, v in enumerate(variables):
                 key = f"{group}/{i}"
+                if key not in npz and group in OPTIONAL_GROUPS:
+                    continue
                 if key not in npz or tuple(npz[key].shape) != tuple(v.shape):
                     raise FittingRoomError(f"{directory}/{STATE_FILE}: {key} missing or of another shape")
                 v.assign(npz[key])

@@ -57,6 +57,9 @@ class ConditionalGAN(keras.Model):
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.noise = keras.random.SeedGenerator(seed)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        # the step from which aux_late's weight applies; a time-based schedule may move it earlier
+        late_from = aux_late[0] if aux_late is not None else 2**62
+        self.late_from = tf.Variable(late_from, dtype=tf.int64, trainable=False, name="late_from")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
 
@@ -76,8 +79,8 @@ class ConditionalGAN(keras.Model):
         """The class-loss weight at the current step (``aux_weight``, then ``aux_late``'s)."""
         if self.aux_late is None:
             return tf.constant(self.aux_weight, tf.float32)
-        late_step, late_weight = self.aux_late
-        return tf.where(self.step >= late_step, tf.constant(late_weight), tf.constant(self.aux_weight))
+        late_weight = self.aux_late[1]
+        return tf.where(self.step >= self.late_from, tf.constant(late_weight), tf.constant(self.aux_weight))
 
     def train_step(self, data: Any) -> dict[str, Any]:
         real, labels = data

@@ -183,6 +183,9 @@ def _train(cfg: Config, split: ImageSplit, images_dir: Path, use_mlflow: bool) -
     grid_labels = np.repeat(np.arange(k), t.sample_grid_per_class)
     grid_seeds = np.arange(len(grid_labels))
     stop = cb.StopConditions(t.steps, t.budget_minutes * 60)
+    late = None
+    if t.aux_weight_late is not None and t.aux_late_budget_fraction is not None:
+        late = cb.LateClassLoss(t.aux_late_budget_fraction * t.budget_minutes * 60)
     logger = cb.EpochLogger(
         t.batch_size,
         sample=lambda: (generate(gan.ema_generator, grid_labels, grid_seeds), grid_labels),
@@ -198,6 +201,7 @@ def _train(cfg: Config, split: ImageSplit, images_dir: Path, use_mlflow: bool) -
             ),
             logger,
             cb.ProgressBar(t.steps, start),
+            *([late] if late is not None else []),
         ]
         gan.fit(
             dataset,
@@ -223,6 +227,7 @@ def _train(cfg: Config, split: ImageSplit, images_dir: Path, use_mlflow: bool) -
         "seconds": round(seconds, 1),  # from setup (data hash, classifier) to the last step
         "images_per_second_steady": round(steady, 1) if math.isfinite(steady) else None,
         "stopped_by": stopped_by,
+        "late_class_loss_from_step": _late_from(gan, t),
     }
     save_generator(gan.ema_generator, generator_meta(cfg, split, digest, step, training), cfg.gan.model_dir)
     return TrainResult(
@@ -233,6 +238,14 @@ def _train(cfg: Config, split: ImageSplit, images_dir: Path, use_mlflow: bool) -
         images_per_second=steady,
         history=logger.history,
     )
+
+
+def _late_from(gan: Any, t: Any) -> int | None:
+    """The step the late class-loss weight took over (None: no late phase, or not reached)."""
+    if t.aux_weight_late is None:
+        return None
+    late_from = int(gan.late_from.numpy())
+    return late_from if late_from <= int(gan.step.numpy()) else None
 
 
 def _quick_monitor(cfg: Config, images_dir: Path, gan: Any) -> Any:
