@@ -36,7 +36,7 @@ from fitting_room.pipeline.dvc_stages import (
     repro_stage,
     stage_environment,
 )
-from fitting_room.tracking.mlflow_runs import pipeline_run, tracking_uri
+from fitting_room.tracking.mlflow_runs import pipeline_run, tracking_uri, warm_tracking
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,6 +92,9 @@ def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[Stag
         stages = stages[: stages.index(until) + 1]
     bound_mlflow_retries(cfg.ops.tracking_check)
     check_tracking_server(tracking_uri(cfg.tracking, root), cfg.ops.tracking_check)
+    from dvc.repo import Repo  # noqa: F401  (imported here, not beside MLflow's import in the warm-up)
+
+    warm = warm_tracking(cfg.tracking, root)
     logger = get_run_logger()
     flow_run_id = str(flow_run.get_id() or "")
     lock_path = Path(root) / cfg.ops.lock.path
@@ -105,7 +108,7 @@ def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[Stag
             return []
         if acquired.stale is not None:
             logger.warning("%s", describe_stale(acquired.stale))
-        outcomes, remote, run_id, noop = _run_stages(cfg, root, stages, push_data, flow_run_id)
+        outcomes, remote, run_id, noop = _run_stages(cfg, root, stages, push_data, flow_run_id, warm)
 
     rows = "\n".join(
         f"| {o.name} | {'ran' if o.ran else 'unchanged (skipped)'} | {o.seconds:.1f} |" for o in outcomes
@@ -122,25 +125,31 @@ def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[Stag
     return outcomes
 
 
-def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id: str):
-    """Run the stages under the pipeline's MLflow parent run; a no-op when DVC sees no change."""
+def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id: str, warm=None):
+    """Run the stages under the pipeline's MLflow parent run; a no-op when DVC sees no change.
+
+    ``configure`` and the one DVC status call come first, while ``warm`` (MLflow's import
+    and store) finishes in the background; the parent run then records them too.
+    """
     logger = get_run_logger()
     outcomes: list[StageOutcome] = []
+    todo = stages
+    if stages and stages[0] == "configure":
+        # configure refreshes params and input fingerprints (no MLflow); then one status call decides
+        outcomes.append(run_stage("configure", root))
+        changes = changed_stages(root, stages[1:])
+        todo = stages[1:] if changes else []
+        if changes:
+            logger.info("changed since the last run: %s", describe_changes(changes))
+    noop = bool(stages) and not todo
+    if noop:
+        logger.info("no-op: data, params and code unchanged since dvc.lock; nothing to retrain")
+        outcomes += [StageOutcome(name, False, 0.0) for name in stages[1:]]
+    if warm is not None:
+        warm.join()
     with pipeline_run(cfg, root, flow_run_id=flow_run_id) as parent:
         import mlflow
 
-        todo = stages
-        if stages and stages[0] == "configure":
-            # configure refreshes params and input fingerprints; then one status call decides
-            outcomes.append(run_stage("configure", root))
-            changes = changed_stages(root, stages[1:])
-            todo = stages[1:] if changes else []
-            if changes:
-                logger.info("changed since the last run: %s", describe_changes(changes))
-        noop = bool(stages) and not todo
-        if noop:
-            logger.info("no-op: data, params and code unchanged since dvc.lock; nothing to retrain")
-            outcomes += [StageOutcome(name, False, 0.0) for name in stages[1:]]
         for name in todo:
             outcomes.append(run_stage(name, root))
         for outcome in outcomes:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,24 @@ def configure_mlflow(cfg: TrackingConfig, root: str | Path = ".") -> str:
         exp_id = mlflow.create_experiment(cfg.experiment, artifact_location=location)
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
+
+
+def warm_tracking(cfg: TrackingConfig, root: str | Path = ".") -> threading.Thread:
+    """Import MLflow and open its store in a background thread; ``join()`` it before using MLflow.
+
+    Importing MLflow and opening the SQLite store (schema check) take seconds, most of an
+    unchanged scheduled run: started first, they overlap the ``configure`` subprocess and
+    the DVC status call. MLflow caches the store per URI, so the later ``configure_mlflow``
+    finds it ready. A failure here is ignored: the same call in the caller's thread raises it.
+    """
+
+    def warm() -> None:
+        with contextlib.suppress(Exception):
+            configure_mlflow(cfg, root)
+
+    thread = threading.Thread(target=warm, name="mlflow-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def lineage_tags(cfg: Config, root: str | Path = ".") -> dict[str, str]:
