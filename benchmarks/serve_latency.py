@@ -1,6 +1,6 @@
 """Serving benchmark: p50/p99 latency and requests/s against real `bentoml serve` processes.
 
-Starts the bento twice on free loopback ports -- adaptive batching on, and the no-batching
+Starts the bento twice, side by side, on free loopback ports -- adaptive batching on, and the no-batching
 baseline (`--arg batching=false`: the same models called once per request in a plain
 handler) -- and drives both with the same load: /generate n=1 and n=16, /recommend k=10, at
 concurrency 1, 8 and 32, plus GET /livez at the top concurrency (the HTTP ceiling: what
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -36,7 +37,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from fitting_room.serving.server import running_server
+from fitting_room.serving.server import running_server, stop_server
 from fitting_room.serving.smoke import SAMPLE_PROFILE
 
 WORKLOADS = {
@@ -154,21 +155,36 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def bench_server(
-    url: str, concurrencies: list[int], seconds: float, workloads: list[str], client: str
-) -> dict:
-    results = {}
+def bench_servers(
+    urls: dict[str, str], concurrencies: list[int], seconds: float, workloads: list[str], client: str
+) -> dict[str, dict]:
+    """Every workload at every concurrency on each server, the servers taking turns point by point.
+
+    Both servers run side by side and each point is measured on one right after the other
+    (which goes first alternates), so a slow minute of a shared machine hits both alike.
+    """
+    results: dict[str, dict] = {mode: {} for mode in urls}
+    turn = 0
     for name in workloads:
         path, body = WORKLOADS[name]
-        if httpx.post(url + path, json=body, timeout=60).status_code != 200:
-            results[name] = {"skipped": f"{path} not served"}
-            continue
-        load(client, url, path, body, 4, min(seconds, 3))  # warm-up (graph shapes, caches)
-        results[name] = {f"c{c}": load(client, url, path, body, c, seconds) for c in concurrencies}
+        served = {m: httpx.post(u + path, json=body, timeout=60).status_code == 200 for m, u in urls.items()}
+        for mode, url in urls.items():
+            if served[mode]:
+                load(client, url, path, body, 4, min(seconds, 3))  # warm-up (graph shapes, caches)
+                results[mode][name] = {}
+            else:
+                results[mode][name] = {"skipped": f"{path} not served"}
+        for c in concurrencies:
+            order = list(urls) if turn % 2 == 0 else list(urls)[::-1]
+            turn += 1
+            for mode in order:
+                if served[mode]:
+                    results[mode][name][f"c{c}"] = load(client, urls[mode], path, body, c, seconds)
     # the HTTP ceiling: /livez does no model work and skips the API's validation, so no
-    # endpoint of this server can answer faster; batching can gain at most ceiling/baseline
+    # endpoint of these servers can answer faster; batching can gain at most ceiling/baseline
     top = max(concurrencies)
-    results["livez_ceiling"] = {f"c{top}": load(client, url, "/livez", None, top, seconds)}
+    for mode, url in urls.items():
+        results[mode]["livez_ceiling"] = {f"c{top}": load(client, url, "/livez", None, top, seconds)}
     return results
 
 
@@ -298,15 +314,23 @@ def main() -> None:
         "args": extra_args,
         "client": client,
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        for mode, args in (("batched", {"batching": True}), ("baseline", {"batching": False})):
-            args = {**extra_args, **args}
-            with running_server(
-                target, Path(tmp) / f"{mode}.log", args=args, working_dir=opts.working_dir
-            ) as server:
-                report[mode] = bench_server(server.url, concurrencies, opts.seconds, workloads, client)
-                if mode == "batched" and opts.soak_minutes > 0:
-                    report["soak"] = soak(server, opts.soak_minutes, concurrency=8, client=client)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        servers = {
+            mode: stack.enter_context(
+                running_server(
+                    target,
+                    Path(tmp) / f"{mode}.log",
+                    args={**extra_args, "batching": batching},
+                    working_dir=opts.working_dir,
+                )
+            )
+            for mode, batching in (("batched", True), ("baseline", False))
+        }
+        urls = {mode: server.url for mode, server in servers.items()}
+        report.update(bench_servers(urls, concurrencies, opts.seconds, workloads, client))
+        stop_server(servers["baseline"])  # the soak's memory and CPU are the batched server's alone
+        if opts.soak_minutes > 0:
+            report["soak"] = soak(servers["batched"], opts.soak_minutes, concurrency=8, client=client)
     top = f"c{max(concurrencies)}"
     try:
         batched, base = report["batched"]["generate_n1"][top], report["baseline"]["generate_n1"][top]
