@@ -79,6 +79,7 @@ class FittingRoom:
         self.recommender: Any = None  # ShoppingGuide behind /recommend
         self.previews = PreviewCache(ARGS.preview_cache)
         self.batcher: Any = None
+        self._slots: Any = None
         self.error: str | None = None
         self._loaded = threading.Event()
         threading.Thread(target=self._load, name="load-models", daemon=True).start()
@@ -116,6 +117,20 @@ class FittingRoom:
 
     def __is_ready__(self) -> bool:
         return self._loaded.is_set()
+
+    def _scoring_slots(self) -> Any:
+        """At most one guide scoring call per CPU core at a time; the rest wait in FIFO order.
+
+        Scoring is CPU-bound (LightGBM): more calls at once than cores only share the cores
+        and stretch every call, so the slowest request of a burst waits longest (the p99).
+        """
+        if self._slots is None:  # created on the server's event loop, at the first request
+            import os
+
+            import anyio
+
+            self._slots = anyio.CapacityLimiter(max(1, len(os.sched_getaffinity(0))))
+        return self._slots
 
     def _ready_studio(self) -> Any:
         if not self._loaded.is_set():
@@ -164,7 +179,9 @@ class FittingRoom:
         studio = self._ready_studio()
         try:
             shopping.check_profile(profile, ARGS.max_history)
-            items, cold = await anyio.to_thread.run_sync(shopping.recommend, self.recommender, profile, k)
+            items, cold = await anyio.to_thread.run_sync(
+                shopping.recommend, self.recommender, profile, k, limiter=self._scoring_slots()
+            )
         except RequestError as err:
             return rejection(err)
         jobs = [
@@ -200,7 +217,9 @@ class FittingRoom:
         self._ready_studio()
         try:
             shopping.check_profile(profile, ARGS.max_history)
-            return await anyio.to_thread.run_sync(shopping.advise, self.advisor, profile, item_id, sizes)
+            return await anyio.to_thread.run_sync(
+                shopping.advise, self.advisor, profile, item_id, sizes, limiter=self._scoring_slots()
+            )
         except RequestError as err:
             return rejection(err)
 
