@@ -125,7 +125,7 @@ def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[Stag
     return outcomes
 
 
-def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id: str, warm=None):
+def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id: str, warm):
     """Run the stages under the pipeline's MLflow parent run; a no-op when DVC sees no change.
 
     ``configure`` and the one DVC status call come first, while ``warm`` (MLflow's import
@@ -145,8 +145,7 @@ def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id:
     if noop:
         logger.info("no-op: data, params and code unchanged since dvc.lock; nothing to retrain")
         outcomes += [StageOutcome(name, False, 0.0) for name in stages[1:]]
-    if warm is not None:
-        warm.join()
+    warm.join()
     with pipeline_run(cfg, root, flow_run_id=flow_run_id) as parent:
         import mlflow
 

@@ -51,12 +51,14 @@ class LateClassLoss(keras.callbacks.Callback):
     def __init__(self, after_seconds: float):
         super().__init__()
         self.after_seconds = after_seconds
-        self.switched_at: int | None = None
+        self.switched_at: int | None = None  # None: not moved (the step came first, or not yet due)
+        self._due = False
         self._start = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.switched_at is not None or time.monotonic() - self._start < self.after_seconds:
+        if self._due or time.monotonic() - self._start < self.after_seconds:
             return
+        self._due = True  # decided once: later batches stop at the flag, no clock or variable reads
         step = int(self.model.step.numpy())
         if step < int(self.model.late_from.numpy()):
             self.model.late_from.assign(step)
