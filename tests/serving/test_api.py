@@ -38,6 +38,15 @@ def test_generate_returns_n_png_images_of_the_named_category(server):
     assert len(pixels) == 3 and all(p.shape == (28, 28) and p.dtype == np.uint8 for p in pixels)
 
 
+def test_requests_are_not_traced_by_default(server):
+    # serving.tracing false: the OpenTelemetry middleware passes requests through, so BentoML
+    # sets no request id (it takes it from the span)
+    response = post(server, "/generate", {"category": "dress"})
+    assert response.status_code == 200
+    assert "x-bentoml-request-id" not in response.headers
+    assert response.headers["server"].startswith("BentoML")
+
+
 def test_generate_accepts_a_category_index(server):
     assert post(server, "/generate", {"category": 9}).json()["category"] == "ankle boot"
 

@@ -35,6 +35,7 @@ SERVING_FIELDS: dict[str, tuple[str, ...]] = {
         "max_concurrency",
         "max_request_bytes",
         "access_log",
+        "tracing",
         "max_images",
         "max_k",
         "max_sizes",

@@ -64,6 +64,9 @@ class NotReady(BentoMLException):
     workers=ARGS.workers,
     threads=ARGS.threads,
     metrics={"enabled": True},
+    # BentoML always wraps requests in an OpenTelemetry span; with tracing off (and by default
+    # nothing is exported: sample_rate 0) every URL is excluded, so the middleware passes through
+    tracing={} if ARGS.tracing else {"excluded_urls": [".*"]},
     logging={"access": {"enabled": ARGS.access_log, "skip_paths": ["/livez", "/readyz", "/metrics"]}},
 )
 class FittingRoom:
@@ -224,8 +227,10 @@ class FittingRoom:
             return rejection(err)
 
     @bentoml.api(route="/info", output_spec=ServiceInfo)
-    def info(self) -> ServiceInfo:
+    async def info(self) -> ServiceInfo:
         """Lineage: the bento and each model (MLflow version, git commit, data and params hashes)."""
+        # async: it only reads memory, so it needs no worker thread (and the serving benchmark
+        # uses it as the cost of an API request with no model work)
         from bentoml._internal.context import server_context
 
         stored = {
