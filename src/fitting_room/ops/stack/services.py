@@ -196,12 +196,13 @@ def s3_client(stack: Stack):
 def start_mlflow(stack: Stack, env: dict[str, str]) -> Proc:
     """``mlflow server``: runs and registry in PostgreSQL, artifacts proxied to ``s3://<bucket>``."""
     cmd = [sys.executable, "-m", "mlflow", "server",
-           "--backend-store-uri", stack.pg_url("psycopg", "mlflow"),
            "--artifacts-destination", f"s3://{stack.mlflow_bucket}/artifacts",
            "--host", stack.host, "--port", str(stack.ports.mlflow), "--workers", "1"]  # fmt: skip
     # no job runner: it serves MLflow's GenAI jobs (prompt optimisation, trace roll-ups), which the
     # pipeline does not use, and would add a second process and its start-up to every stack
     env = {**env, **stack.client_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    # the database URL (with its password) goes in the environment, not on the command line `ps` shows
+    env["MLFLOW_BACKEND_STORE_URI"] = stack.pg_url("psycopg", "mlflow")
     proc = spawn(cmd, stack.dir / "logs" / "mlflow.log", env, stack.dir)
     wait_until(
         "the MLflow server", lambda: http_ok(f"{stack.url(stack.ports.mlflow)}/health"), proc, stack.timeout_s
