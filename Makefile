@@ -13,7 +13,8 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 # Where the default local DVC remote lives when none is configured (override: make run DVC_REMOTE=...)
 DVC_REMOTE ?= $(HOME)/.cache/fitting-room/dvc-remote
 APT_RUN := dataset-fashion-mnist
-APT_TEST := chromium chromium-driver
+APT_TEST := chromium chromium-driver postgresql
+APT_STACK := postgresql
 APT_BENCH := wrk
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # the ephemeral API server gets 20 s to start by default: too little on a busy 2-core box
@@ -22,7 +23,7 @@ export PREFECT_HOME ?= $(CURDIR)/.prefect
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help bootstrap run smoke test lint format bench-tools ui clean
+.PHONY: help bootstrap run smoke test lint format bench-tools ui clean stack stack-down stack-status
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -73,6 +74,16 @@ lint: $(VENV)/.synced  ## ruff lint and format check
 format: $(VENV)/.synced  ## apply ruff formatting and fixes
 	$(BIN)/ruff format src flows tests benchmarks
 	$(BIN)/ruff check --fix src flows tests benchmarks
+
+stack: bootstrap  ## start PostgreSQL, S3 store, MLflow + Prefect servers and a worker on loopback
+	$(call apt_install,$(APT_STACK))
+	$(BIN)/fitting-room stack up
+
+stack-down: $(VENV)/.synced  ## stop exactly what `make stack` started (data kept; fitting-room stack down --purge drops it)
+	$(BIN)/fitting-room stack down
+
+stack-status: $(VENV)/.synced  ## which stack servers run, their URLs and logs
+	$(BIN)/fitting-room stack status
 
 ui: $(VENV)/.synced  ## MLflow UI on http://127.0.0.1:5000 over the embedded store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db --host 127.0.0.1 --port 5000

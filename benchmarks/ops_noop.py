@@ -4,8 +4,9 @@ Runs the training flow once to bring everything up to date (skip with ``--no-war
 it already is), then times it again: that second run is what the schedule does when data,
 params and code did not change. Two ways to run it:
 
-- default: ``flows/training_pipeline.py`` as a command (Prefect's ephemeral API, or the
-  server ``PREFECT_API_URL`` points at);
+- default: ``flows/training_pipeline.py`` as a command (Prefect's ephemeral API), in a
+  throwaway copy of this checkout's HEAD with its own DVC cache, MLflow store and BentoML
+  store: the checkout's ``data/``, ``models/``, store and current bento stay as they were;
 - ``--deployment``: a run of the training deployment through the server at
   ``PREFECT_API_URL`` and its worker, timed from its start time to its final state (the
   worker's polling and the flow-run process start included); the run's
@@ -13,7 +14,9 @@ params and code did not change. Two ways to run it:
   ``--lead`` seconds ahead, as the cron schedule creates its runs ahead of time (the worker
   sees it within its prefetch window and starts the process early, as for a cron run);
   ``--lead 0`` times a run triggered now (``prefect deployment run``), which also waits for
-  the worker's next poll (``PREFECT_WORKER_QUERY_SECONDS``, 10 s by default).
+  the worker's next poll (``PREFECT_WORKER_QUERY_SECONDS``, 10 s by default). The run happens
+  in the project the deployment was registered from (``flows/deploy.py``), as a scheduled run
+  would: point it at a throwaway deployment, as ``scripts/ops_demo.sh`` does.
 
     python benchmarks/ops_noop.py --profile smoke --until validate_shoppers
     PREFECT_API_URL=http://127.0.0.1:4200/api python benchmarks/ops_noop.py --profile smoke --deployment
@@ -26,6 +29,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,12 +40,44 @@ DEPLOYMENT = "training-pipeline/scheduled-retrain"
 SUMMARY_KEY = "training-pipeline-summary"
 
 
-def timed_run(args: list[str]) -> tuple[float, str]:
-    """Run the training flow once; returns wall seconds and its last output line."""
+def throwaway_copy(work: Path, profile: str) -> tuple[Path, dict[str, str]]:
+    """This checkout's HEAD as its own git repo in ``work``, and the environment that keeps it apart.
+
+    The copy has its own DVC cache, MLflow store (``mlruns/`` inside it), BentoML store and
+    Prefect home, so the benchmark never touches the checkout's ``data/``, ``models/``, store or
+    current bento. The configured shopper files are passed by absolute path.
+    """
+    from fitting_room.config import load_config
+
+    project = work / "project"
+    project.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(project)], input=archive.stdout, check=True)
+    git = ["git", "-C", str(project), "-c", "user.email=bench@example.com", "-c", "user.name=bench"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "benchmark copy"]):
+        subprocess.run([*git, *cmd], check=True)
+    sources = load_config(ROOT / "params.yaml", profile).data.shoppers.sources
+    settings = [
+        f"data.shoppers.sources.{i}.path={(ROOT / s.path).resolve()}" for i, s in enumerate(sources) if s.path
+    ]
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "FITTING_ROOM_", "PREFECT_API"))
+    }
+    env.update(
+        FITTING_ROOM_SET=";".join(settings),
+        BENTOML_HOME=str(work / "bentoml"),
+        PREFECT_HOME=str(work / "prefect"),
+    )
+    return project, env
+
+
+def timed_run(args: list[str], project: Path, env: dict[str, str]) -> tuple[float, str]:
+    """Run the training flow once in ``project``; returns wall seconds and its last output line."""
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, str(ROOT / "flows" / "training_pipeline.py"), "--no-push", *args],
-        cwd=ROOT,
+        [sys.executable, str(project / "flows" / "training_pipeline.py"), "--no-push", *args],
+        cwd=project,
+        env=env,
         capture_output=True,
         text=True,
     )
@@ -108,9 +144,11 @@ def main() -> None:
             return timed_deployment_run(args.deployment, parameters, args.lead, args.timeout)
     else:
         flow_args = ["--profile", args.profile, *(["--until", args.until] if args.until else [])]
+        work = Path(tempfile.mkdtemp(prefix="ops-noop-"))
+        project, env = throwaway_copy(work, args.profile)
 
         def once() -> tuple[float, str]:
-            return timed_run(flow_args)
+            return timed_run(flow_args, project, env)
 
     warmup = None if args.no_warmup else once()[0]
     runs = [once() for _ in range(args.repeats)]

@@ -34,7 +34,7 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], Any], suffix: str = "") -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], Any], suffix: str = "", mode: int = 0o644) -> Path:
     """Call ``write(tmp)`` on a temporary sibling of ``path``, then rename it into place.
 
     Args:
@@ -42,6 +42,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], Any], suffix: str = "
         write: writes the whole artifact to the path it is given.
         suffix: kept at the end of the temporary name, for writers that pick a format from
             the extension (``.png``, ``.npz``).
+        mode: the file's permissions (0o600 for a file holding a secret: it is never wider).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +50,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], Any], suffix: str = "
     os.close(fd)
     try:
         write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are read by other users and tools
+        os.chmod(tmp, mode)  # mkstemp creates 0600; artifacts are read by other users and tools
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -62,9 +63,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` all-or-nothing."""
-    return atomic_write(path, lambda tmp: tmp.write_text(text))
+def atomic_write_text(path: str | Path, text: str, mode: int = 0o644) -> Path:
+    """Write ``text`` to ``path`` all-or-nothing, with permissions ``mode``."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text), mode=mode)
 
 
 def atomic_write_json(path: str | Path, doc: Any) -> Path:

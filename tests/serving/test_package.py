@@ -124,6 +124,35 @@ def test_package_makes_a_smoke_checked_bento_current(project, packaged):
     assert {"generate", "recommend", "fit", "readyz"} <= set(report["calls"])
 
 
+def lock_versions() -> dict[str, set[str]]:
+    """The versions of each package in this checkout's uv.lock (some have one per Python version)."""
+    import re
+    import tomllib
+
+    versions: dict[str, set[str]] = {}
+    for package in tomllib.loads((ROOT / "uv.lock").read_text())["package"]:
+        if "version" in package:
+            versions.setdefault(re.sub(r"[-_.]+", "-", package["name"]).lower(), set()).add(
+                package["version"]
+            )
+    return versions
+
+
+def test_the_bento_installs_exactly_the_versions_of_uv_lock(project, packaged):
+    import re
+
+    name, version = packaged["bento"].split(":")
+    bento = Path(project["env"]["BENTOML_HOME"]) / "bentos" / name / version
+    lines = (bento / "env" / "python" / "requirements.txt").read_text().splitlines()
+    pins = dict(re.match(r"^([A-Za-z0-9_.-]+)==([^ ;]+)", line).groups() for line in lines if "==" in line)
+    pins = {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pins.items()}
+    locked = lock_versions()
+    # the service's own imports, pinned, and nothing pinned that the lock does not say
+    assert {"tensorflow", "keras", "bentoml", "lightgbm", "numpy", "pandas"} <= set(pins)
+    assert {name: version for name, version in pins.items() if version not in locked.get(name, ())} == {}
+    assert not [line for line in lines if line.strip() and not line.startswith("#") and "==" not in line]
+
+
 def test_every_champion_is_imported_with_its_lineage_labels(packaged):
     models = {m["role"]: m for m in packaged["models"]}
     assert set(models) == {"generator", "advisor", "recommender"}

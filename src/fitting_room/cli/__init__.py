@@ -8,6 +8,7 @@ from fitting_room.cli import (  # noqa: F401  (registers commands)
     pipeline_cmd,
     recommender_cmd,
     serving_cmd,
+    stack_cmd,
     validate_cmd,
 )
 from fitting_room.cli.main import app, run

@@ -12,6 +12,7 @@ from fitting_room.config.gan import EvaluationConfig, GanConfig
 from fitting_room.config.ops import OpsConfig
 from fitting_room.config.recommender import RecommenderConfig
 from fitting_room.config.serving import ServingConfig
+from fitting_room.config.stack import StackConfig
 
 
 class TrackingConfig(Section):
@@ -33,6 +34,7 @@ class Config(Section):
     recommender: RecommenderConfig = RecommenderConfig()
     serving: ServingConfig = ServingConfig()
     ops: OpsConfig = OpsConfig()
+    stack: StackConfig = StackConfig()
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

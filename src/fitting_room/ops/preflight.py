@@ -8,6 +8,7 @@ early with one clear line instead of after minutes of silent retrying.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import urllib.error
@@ -24,7 +25,8 @@ class TrackingUnreachable(FittingRoomError):
 def bound_mlflow_retries(cfg: TrackingCheckConfig) -> None:
     """Bound MLflow's client-side HTTP retries and timeout (its defaults retry for minutes)."""
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(cfg.retries - 1))
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", str(cfg.backoff_s))
+    # MLflow reads its backoff factor as a whole number (a "1.0" failed every request to a server)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", str(math.ceil(cfg.backoff_s)))
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(1, cfg.timeout_s))))
 
 

@@ -98,6 +98,44 @@ def import_champion(
     return ImportedModel(role, registered, str(version.version), str(model.tag), labels)
 
 
+def locked_requirements(lock_dir: Path) -> str:
+    """The bento's Python packages: the ``serving`` group of ``uv.lock`` in ``lock_dir``, pinned.
+
+    Raises:
+        FittingRoomError: no ``uv.lock`` there, or ``uv export`` fails (e.g. the lock is stale).
+    """
+    if not (lock_dir / "uv.lock").is_file():
+        raise FittingRoomError(
+            f"no uv.lock beside the bentofile in {lock_dir}: the bento's packages come from it"
+        )
+    uv = Path(sys.executable).with_name("uv")
+    cmd = [str(uv if uv.exists() else "uv"), "export", "--frozen", "--only-group", "serving", "--no-hashes",
+           "--no-emit-project", "--no-header", "--no-annotate"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=lock_dir)
+    if done.returncode != 0:
+        raise FittingRoomError(
+            f"`uv export` of the serving group in {lock_dir} failed:\n{done.stderr[-2000:]}"
+        )
+    return done.stdout
+
+
+def locked_bentofile(bentofile: Path, work: Path) -> Path:
+    """A copy of ``bentofile`` in ``work`` whose Python packages are the serving group of uv.lock, pinned."""
+    try:
+        spec = yaml.safe_load(bentofile.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise FittingRoomError(f"cannot read the bentofile {bentofile}: {err}") from err
+    pins = [line.strip() for line in locked_requirements(bentofile.resolve().parent).splitlines()]
+    spec["python"] = {
+        **(spec.get("python") or {}),
+        "packages": [pin for pin in pins if pin and pin[0] != "#"],
+    }
+    spec["python"]["lock_packages"] = False  # already pinned; keeps `bentoml build` offline
+    out = work / "bentofile.yaml"
+    out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return out
+
+
 def build_bento(cfg: Config, args: dict[str, Any], labels: dict[str, str], root: Path) -> str:
     """``bentoml build`` in a subprocess (the service module reads its arguments on import).
 
@@ -105,14 +143,15 @@ def build_bento(cfg: Config, args: dict[str, Any], labels: dict[str, str], root:
         The new bento's tag.
     """
     serving = cfg.serving
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-        yaml.safe_dump(args, fh)
-        arg_file = fh.name
+    work = Path(tempfile.mkdtemp(prefix="bento-build-"))
+    arg_file = work / "args.yaml"
+    arg_file.write_text(yaml.safe_dump(args))
+    bentofile = locked_bentofile(root / serving.bentofile, work)
     cmd = [
         str(Path(sys.executable).with_name("bentoml")),
         "build",
         "-f",
-        str(root / serving.bentofile),
+        str(bentofile),
         "--name",
         serving.bento_name,
         "--arg-file",
@@ -127,7 +166,7 @@ def build_bento(cfg: Config, args: dict[str, Any], labels: dict[str, str], root:
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
     finally:
-        os.unlink(arg_file)
+        shutil.rmtree(work, ignore_errors=True)
     tags = [line.split("__tag__:", 1)[1].strip() for line in done.stdout.splitlines() if "__tag__:" in line]
     if done.returncode != 0 or not tags:
         raise FittingRoomError(f"bentoml build -f {serving.bentofile} failed:\n{done.stderr[-3000:]}")
