@@ -281,7 +281,7 @@ def _callbacks(run: _Run, use_mlflow: bool) -> tuple[Any, Any, Any, list[Any]]:
     late = run.gan.class_loss.time_switch(clock)
     grid_labels = np.repeat(np.arange(k), t.sample_grid_per_class)
     grid_seeds = np.arange(len(grid_labels))
-    ema = _local_ema(run)
+    ema = _local_ema(run) if run.chief else None  # the others never sample, score or save
     monitored = t.monitor_images_per_class and run.chief  # the chief alone scores and logs
     logger = cb.EpochLogger(
         t.batch_size,
