@@ -89,6 +89,16 @@ def test_cluster_params_are_checked_when_loaded(tmp_path):
         smoke_config(tmp_path, 'gan.cluster.workers=["a:1", "b:2"]', "gan.cluster.task_index=2")
 
 
+def test_local_workers_from_the_command_line_need_at_least_two(tmp_path):
+    from typer.testing import CliRunner
+
+    from fitting_room.cli import app
+
+    args = ["--params", str(PARAMS), "--profile", "smoke", "train-gan", "--local-workers", "1"]
+    result = CliRunner().invoke(app, args)
+    assert "--local-workers 1: a cluster needs at least 2 workers" in str(result.exception)
+
+
 def test_a_lost_peer_is_named_in_the_error():
     import tensorflow as tf
 

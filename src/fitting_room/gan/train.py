@@ -225,7 +225,7 @@ def _train(
     run.fingerprint = fingerprint(cfg, split, run.digest)
     run.gan = _build(run)
     run.start = _resume(run)
-    clock, stop, logger, callbacks = _callbacks(run, use_mlflow and run.chief)
+    stop, logger, callbacks = _callbacks(run, use_mlflow and run.chief)
     if run.start < cfg.gan.training.steps:
         _fit(run, callbacks, stop)
     return _finish(run, stop, logger)
@@ -264,7 +264,7 @@ def _resume(run: _Run) -> int:
     return int(run.gan.step.numpy()) if restored else 0
 
 
-def _callbacks(run: _Run, use_mlflow: bool) -> tuple[Any, Any, Any, list[Any]]:
+def _callbacks(run: _Run, use_mlflow: bool) -> tuple[Any, Any, list[Any]]:
     """Clock, stop conditions, class-loss schedule, checkpoints, logs: the side effects of ``fit``."""
     from fitting_room.gan import callbacks as cb
     from fitting_room.gan.generate import generate
@@ -297,7 +297,7 @@ def _callbacks(run: _Run, use_mlflow: bool) -> tuple[Any, Any, Any, list[Any]]:
         *([cb.ProgressBar(t.steps, run.start)] if run.chief else []),
         *([late] if late is not None else []),
     ]
-    return clock, stop, logger, callbacks
+    return stop, logger, callbacks
 
 
 def _local_ema(run: _Run) -> Any:
