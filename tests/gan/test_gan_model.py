@@ -145,8 +145,8 @@ def test_without_a_late_weight_the_class_loss_weight_stays(tmp_path, shapes_dir)
 
 
 def test_budget_share_moves_the_late_class_loss_forward_and_a_resume_keeps_it(tmp_path, shapes_dir):
-    from fitting_room.gan.callbacks import LateClassLoss
     from fitting_room.gan.checkpoint import build_optimizers, restore_checkpoint, save_checkpoint
+    from fitting_room.gan.schedule import LateClassLoss
     from fitting_room.gan.train import build_gan
 
     cfg = smoke_config(

@@ -17,11 +17,44 @@ def train_gan_command(
     images_dir: Annotated[
         Path | None, typer.Option(help="ingested images (default: data.images.out_dir)")
     ] = None,
+    result_json: Annotated[
+        Path | None, typer.Option(help="also write what the run did (steps, losses, state digest) here")
+    ] = None,
+    local_workers: Annotated[
+        int, typer.Option(min=0, help="train with N worker processes on 127.0.0.1 (0 = this process)")
+    ] = 0,
 ) -> None:
-    """Train (or resume) the conditional garment GAN; writes the EMA generator to gan.model_dir."""
+    """Train (or resume) the conditional garment GAN; writes the EMA generator to gan.model_dir.
+
+    In a cluster (gan.cluster.workers or TF_CONFIG) this process is one worker; start the
+    same command on every worker.
+    """
+    if local_workers:
+        from fitting_room.gan.launch import train_local_workers
+
+        root = state(ctx)
+        cli_args = [*(["--params", str(root.params)] if root.params else [])]
+        cli_args += [*(["--profile", root.profile] if root.profile else [])]
+        for item in root.overrides:
+            cli_args += ["--set", item]
+        log_dir = Path("build") / "gan_workers"
+        runs = train_local_workers(
+            local_workers, cli_args, log_dir, [*(["--images-dir", str(images_dir)] if images_dir else [])]
+        )
+        chief = runs[0].result
+        typer.echo(
+            f"{len(runs)} workers: generator at {chief['model_dir']}: step {chief['step']} "
+            f"(from {chief['start_step']}), stopped by {chief['stopped_by']}, "
+            f"{chief['images_per_second']:.0f} images/s; logs in {log_dir}"
+        )
+        return
     from fitting_room.gan.train import train_gan
 
     result = train_gan(state(ctx).cfg, images_dir)
+    if result_json is not None:
+        from fitting_room.files import atomic_write_json
+
+        atomic_write_json(result_json, result.summary())
     typer.echo(
         f"generator at {result.model_dir}: step {result.step} (from {result.start_step}), "
         f"stopped by {result.stopped_by}, {result.images_per_second:.0f} images/s"

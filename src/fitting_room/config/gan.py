@@ -48,10 +48,42 @@ class TrainingConfig(Section):
     monitor_images_per_class: int = Field(0, ge=0)  # per-epoch quick FID; 0 = off (needs a classifier)
 
 
+class ClusterConfig(Section):
+    """Data-parallel training across worker processes (``tf.distribute.MultiWorkerMirroredStrategy``).
+
+    Empty ``workers`` and no ``TF_CONFIG`` in the environment: one process, as always.
+    """
+
+    # host:port of every worker's collective-ops server; index 0 is the chief (writes checkpoints,
+    # the model and MLflow records). Empty = take the cluster from $TF_CONFIG, or train in one process
+    workers: list[str] = Field(default_factory=list)
+    task_index: int = Field(0, ge=0)  # this process's place in workers (set per process with --set)
+    # seconds a worker waits for a silent peer before the run fails naming it (heartbeat timeout)
+    peer_timeout_s: float = Field(60.0, gt=0, le=3600)
+
+    @field_validator("workers")
+    @classmethod
+    def _host_port(cls, workers: list[str]) -> list[str]:
+        for address in workers:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address!r} is not host:port")
+        if len(set(workers)) != len(workers):
+            raise ValueError(f"a worker address appears twice in {workers}")
+        return workers
+
+    @model_validator(mode="after")
+    def _task_in_cluster(self) -> ClusterConfig:
+        if self.workers and self.task_index >= len(self.workers):
+            raise ValueError(f"task_index {self.task_index} but only {len(self.workers)} workers")
+        return self
+
+
 class GanConfig(Section):
     generator: GeneratorArch = GeneratorArch()
     discriminator: DiscriminatorArch = DiscriminatorArch()
     training: TrainingConfig = TrainingConfig()
+    cluster: ClusterConfig = ClusterConfig()
     model_dir: Path = Path("models/gan")  # final EMA generator + preprocessing + resolved config
     checkpoint_dir: Path = Path("models/gan_checkpoints")  # resume checkpoints (DVC persist)
 

@@ -16,16 +16,39 @@ def _finite(logs: dict[str, Any] | None) -> bool:
     return all(math.isfinite(float(v)) for v in (logs or {}).values())
 
 
+class Clock(keras.callbacks.Callback):
+    """Seconds since training set-up began, read by the budget and the class-loss schedule.
+
+    Alone, a process reads its own clock. Workers of a cluster would each read their own and
+    disagree about the step the budget ends at: one would stop while the others wait for it
+    in the next all-reduce. Given ``agree`` (the chief's reading, broadcast), the clock is
+    read once per batch, first among the callbacks, and every worker decides on that number.
+    """
+
+    def __init__(self, agree: Callable[[float], float] | None = None):
+        super().__init__()
+        self._start = time.monotonic()
+        self._agree = agree
+        self._agreed = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() - self._start if self._agree is None else self._agreed
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._agree is not None:
+            self._agreed = self._agree(time.monotonic() - self._start)
+
+
 class StopConditions(keras.callbacks.Callback):
     """Stop at the step limit, at the wall-clock budget, or at the first non-finite loss."""
 
-    def __init__(self, max_steps: int, budget_seconds: float):
+    def __init__(self, max_steps: int, budget_seconds: float, clock: Callable[[], float] | None = None):
         super().__init__()
         self.max_steps = max_steps
         self.budget_seconds = budget_seconds
+        self.clock = clock or Clock()
         self.reason = "steps"
         self.bad_step: int | None = None
-        self._start = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         step = int(self.model.step.numpy())
@@ -35,34 +58,9 @@ class StopConditions(keras.callbacks.Callback):
         elif step >= self.max_steps:
             self.reason = "steps"
             self.model.stop_training = True
-        elif time.monotonic() - self._start > self.budget_seconds:
+        elif self.clock() > self.budget_seconds:
             self.reason = "budget"
             self.model.stop_training = True
-
-
-class LateClassLoss(keras.callbacks.Callback):
-    """Move the late class-loss phase forward to the current step once ``after_seconds`` have passed.
-
-    The step threshold (``aux_late_step``) was tuned on one machine; on a slower one the
-    budget ends first. The switch step lives in the model (and its checkpoints), so a
-    resumed run stays in the late phase.
-    """
-
-    def __init__(self, after_seconds: float):
-        super().__init__()
-        self.after_seconds = after_seconds
-        self.switched_at: int | None = None  # None: not moved (the step came first, or not yet due)
-        self._due = False
-        self._start = time.monotonic()
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._due or time.monotonic() - self._start < self.after_seconds:
-            return
-        self._due = True  # decided once: later batches stop at the flag, no clock or variable reads
-        step = int(self.model.step.numpy())
-        if step < int(self.model.late_from.numpy()):
-            self.model.late_from.assign(step)
-            self.switched_at = step
 
 
 class Checkpointer(keras.callbacks.Callback):

@@ -23,7 +23,8 @@ STATE_FILE = "state.npz"
 META_FILE = "state.json"
 
 
-def _state_variables(gan: Any) -> dict[str, list[Any]]:
+def state_variables(gan: Any) -> dict[str, list[Any]]:
+    """Every variable of the training state, by group (what a checkpoint holds)."""
     return {
         "generator": gan.generator.weights,
         "discriminator": gan.discriminator.weights,
@@ -40,6 +41,18 @@ def _state_variables(gan: Any) -> dict[str, list[Any]]:
 OPTIONAL_GROUPS = {"schedule"}
 
 
+def state_digest(gan: Any) -> str:
+    """SHA-256 of the whole training state: workers of one cluster must agree on it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for group, variables in state_variables(gan).items():
+        for i, v in enumerate(variables):
+            digest.update(f"{group}/{i}".encode())
+            digest.update(np.ascontiguousarray(np.asarray(v.numpy() if hasattr(v, "numpy") else v)).tobytes())
+    return digest.hexdigest()
+
+
 def build_optimizers(gan: Any) -> None:
     """Create optimizer slots now, so a checkpoint can be restored before the first step."""
     gan.d_optimizer.build(gan.discriminator.trainable_weights)
@@ -52,7 +65,7 @@ def save_checkpoint(gan: Any, directory: str | Path, meta: dict[str, Any]) -> Pa
     directory.mkdir(parents=True, exist_ok=True)
     arrays = {
         f"{group}/{i}": np.asarray(v.numpy() if hasattr(v, "numpy") else v)
-        for group, variables in _state_variables(gan).items()
+        for group, variables in state_variables(gan).items()
         for i, v in enumerate(variables)
     }
     tmp = directory / f".{STATE_FILE}.tmp.npz"
@@ -101,7 +114,7 @@ def restore_checkpoint(
             f"({meta.get('fingerprint')} != {fingerprint}); delete the folder to start afresh"
         )
     with np.load(Path(directory) / STATE_FILE) as npz:
-        for group, variables in _state_variables(gan).items():
+        for group, variables in state_variables(gan).items():
             for i, v in enumerate(variables):
                 key = f"{group}/{i}"
                 if key not in npz and group in OPTIONAL_GROUPS:

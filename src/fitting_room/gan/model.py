@@ -12,6 +12,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from fitting_room.gan.schedule import ClassLossSchedule
+
 
 def discriminator_loss(kind: str, real_logits: Any, fake_logits: Any) -> Any:
     if kind == "hinge":
@@ -41,9 +43,8 @@ class ConditionalGAN(keras.Model):
         ema_generator: keras.Model,
         loss: str = "hinge",
         ema_decay: float = 0.999,
-        aux_weight: float = 0.0,
+        class_loss: ClassLossSchedule | None = None,
         seed: int = 0,
-        aux_late: tuple[int, float] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -52,14 +53,14 @@ class ConditionalGAN(keras.Model):
         self.ema_generator = ema_generator
         self.loss_kind = loss
         self.ema_decay = ema_decay
-        self.aux_weight = aux_weight
-        self.aux_late = aux_late  # (from step, weight): the class-loss weight late in training
+        self.class_loss = class_loss or ClassLossSchedule()
         self.latent_dim = int(generator.inputs[0].shape[-1])
         self.noise = keras.random.SeedGenerator(seed)
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        # the step from which aux_late's weight applies; a time-based schedule may move it earlier
-        late_from = aux_late[0] if aux_late is not None else 2**62
-        self.late_from = tf.Variable(late_from, dtype=tf.int64, trainable=False, name="late_from")
+        # the step the class loss's late weight applies from (state of ``class_loss``, kept here
+        # so that checkpoints carry it)
+        first = self.class_loss.first_late_step
+        self.late_from = tf.Variable(first, dtype=tf.int64, trainable=False, name="late_from")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
 
@@ -72,39 +73,60 @@ class ConditionalGAN(keras.Model):
     def metrics(self) -> list[Any]:
         return [self.d_loss_tracker, self.g_loss_tracker]
 
+    def _maybe_symbolic_build(self, iterator: Any = None, data_batch: Any = None) -> None:
+        # Under a distribution strategy, Keras's fit() first builds the model by calling it on
+        # a training batch reduced across replicas. The nets here are built functional models,
+        # call() takes noise and labels, not (image, label), and the cross-worker reduce of a
+        # batch fails under MultiWorkerMirroredStrategy: nothing to build, so skip it.
+        return None
+
     def call(self, inputs: Any, training: bool = False) -> Any:
         return self.ema_generator(inputs, training=training)
 
     def aux_weight_now(self) -> Any:
-        """The class-loss weight at the current step (``aux_weight``, then ``aux_late``'s)."""
-        if self.aux_late is None:
-            return tf.constant(self.aux_weight, tf.float32)
-        late_weight = self.aux_late[1]
-        return tf.where(self.step >= self.late_from, tf.constant(late_weight), tf.constant(self.aux_weight))
+        """The class-loss weight at the current step."""
+        return self.class_loss.weight(self.step, self.late_from)
+
+    def noise_for_replica(self, batch: Any) -> Any:
+        """This replica's rows of the global batch's noise.
+
+        Every replica draws the whole global batch's noise from the shared seed state and
+        keeps its own slice, matching the rows of the global data batch it was given: the
+        step sees the same noise whatever the number of replicas (with one, the slice is all).
+        """
+        ctx = tf.distribute.get_replica_context()
+        replicas = ctx.num_replicas_in_sync if ctx is not None else 1
+        z = keras.random.normal((batch * replicas, self.latent_dim), seed=self.noise)
+        if replicas == 1:
+            return z
+        return z[ctx.replica_id_in_sync_group * batch : (ctx.replica_id_in_sync_group + 1) * batch]
 
     def train_step(self, data: Any) -> dict[str, Any]:
         real, labels = data
         aux = self.aux_weight_now()
         batch = tf.shape(real)[0]
+        # the optimizers sum gradients over replicas: each replica's loss is its share of the mean
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        share = 1.0 / replicas
         # generated images use the real batch's labels: class balance comes from the data
-        z = keras.random.normal((batch, self.latent_dim), seed=self.noise)
+        z = self.noise_for_replica(batch)
         with tf.GradientTape() as tape:
             fake = self.generator([z, labels], training=True)
             real_logits, real_class = self.discriminator([real, labels], training=True)
             fake_logits, _ = self.discriminator([fake, labels], training=True)
             d_loss = discriminator_loss(self.loss_kind, real_logits, fake_logits)
             d_total = d_loss + aux * class_loss(labels, real_class)
-            scaled = self.d_optimizer.scale_loss(d_total)
+            scaled = self.d_optimizer.scale_loss(d_total if replicas == 1 else d_total * share)
         d_vars = self.discriminator.trainable_weights
         self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
 
-        z = keras.random.normal((batch, self.latent_dim), seed=self.noise)
+        z = self.noise_for_replica(batch)
         with tf.GradientTape() as tape:
             fake = self.generator([z, labels], training=True)
             fake_logits, fake_class = self.discriminator([fake, labels], training=True)
             g_loss = generator_loss(self.loss_kind, fake_logits)
             g_total = g_loss + aux * class_loss(labels, fake_class)
-            scaled = self.g_optimizer.scale_loss(g_total)
+            scaled = self.g_optimizer.scale_loss(g_total if replicas == 1 else g_total * share)
         g_vars = self.generator.trainable_weights
         self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
 
@@ -112,7 +134,11 @@ class ConditionalGAN(keras.Model):
         self.step.assign_add(1)
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+        logs = {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras averages multi-worker logs along axis 0, which a scalar does not have
+            logs = {key: tf.reshape(value, (1,)) for key, value in logs.items()}
+        return logs
 
 
 def update_ema(ema: keras.Model, source: keras.Model, decay: float) -> None:

@@ -36,11 +36,11 @@ def upsampling_plan(resolution: int, min_base: int) -> tuple[int, int]:
     return base, doublings
 
 
-def _conditional_norm(x: Any, y: Any, num_classes: int, name: str) -> Any:
+def _conditional_norm(x: Any, y: Any, num_classes: int, name: str, synchronized: bool = False) -> Any:
     from keras import layers
 
     channels = x.shape[-1]
-    x = layers.BatchNormalization(center=False, scale=False, name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(center=False, scale=False, synchronized=synchronized, name=f"{name}_bn")(x)
     gamma = layers.Embedding(num_classes, channels, embeddings_initializer="ones", name=f"{name}_gamma")(y)
     beta = layers.Embedding(num_classes, channels, embeddings_initializer="zeros", name=f"{name}_beta")(y)
     gamma = layers.Reshape((1, 1, channels))(gamma)
@@ -48,8 +48,15 @@ def _conditional_norm(x: Any, y: Any, num_classes: int, name: str) -> Any:
     return layers.Add()([layers.Multiply()([x, gamma]), beta])
 
 
-def build_generator(arch: GeneratorArch, resolution: int, channels: int, num_classes: int) -> Any:
-    """Keras model ``[z (B, latent), y (B,) int] -> images (B, R, R, C)`` in -1..1."""
+def build_generator(
+    arch: GeneratorArch, resolution: int, channels: int, num_classes: int, synchronized: bool = False
+) -> Any:
+    """Keras model ``[z (B, latent), y (B,) int] -> images (B, R, R, C)`` in -1..1.
+
+    Args:
+        synchronized: batch-norm statistics over the global batch when training on several
+            replicas (one all-reduce per norm), so a step means the same for any replica count.
+    """
     import keras
     from keras import layers
 
@@ -62,12 +69,12 @@ def build_generator(arch: GeneratorArch, resolution: int, channels: int, num_cla
     h = layers.Concatenate()([z, label_code])
     h = layers.Dense(base * base * width, use_bias=False, name="seed")(h)
     h = layers.Reshape((base, base, width))(h)
-    h = layers.ReLU()(_conditional_norm(h, y, num_classes, "cbn0"))
+    h = layers.ReLU()(_conditional_norm(h, y, num_classes, "cbn0", synchronized))
     for i in range(1, doublings + 1):
         width = max(arch.width // 2**i, 16)
         h = layers.UpSampling2D(2, interpolation="nearest")(h)
         h = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{i}")(h)
-        h = layers.ReLU()(_conditional_norm(h, y, num_classes, f"cbn{i}"))
+        h = layers.ReLU()(_conditional_norm(h, y, num_classes, f"cbn{i}", synchronized))
     h = layers.Conv2D(channels, 3, padding="same", name="to_image")(h)
     # float32 output keeps tanh and the image values exact under mixed precision
     out = layers.Activation("tanh", dtype="float32", name="image")(h)
