@@ -9,13 +9,19 @@ import yaml
 
 
 def git_commit(root: str | Path = ".") -> str:
-    """The checked-out commit, with ``-dirty`` when tracked files changed; ``unknown`` outside git."""
+    """The checked-out commit, with ``-dirty`` when tracked files changed; ``unknown`` outside git.
+
+    What the pipeline itself writes -- ``dvc.lock`` and the stage outputs of ``dvc.yaml`` that
+    git tracks (metrics, reports) -- does not count: a run that rewrites them still comes from
+    the clean commit, and would otherwise call every model it trains ``-dirty``.
+    """
+    written = [":(exclude)dvc.lock", *(f":(exclude){path}" for path in pipeline_outputs(root))]
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *written],
             cwd=root,
             capture_output=True,
             text=True,
@@ -24,6 +30,21 @@ def git_commit(root: str | Path = ".") -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{sha}-dirty" if dirty else sha
+
+
+def pipeline_outputs(root: str | Path = ".") -> list[str]:
+    """Every output path the stages of ``dvc.yaml`` declare (outs, metrics, plots)."""
+    path = Path(root) / "dvc.yaml"
+    try:
+        stages = (yaml.safe_load(path.read_text()) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    found = []
+    for stage in stages.values():
+        for key in ("outs", "metrics", "plots"):
+            for out in stage.get(key) or []:
+                found.append(next(iter(out)) if isinstance(out, dict) else str(out))
+    return found
 
 
 def dvc_data_hashes(root: str | Path = ".") -> dict[str, str]:
