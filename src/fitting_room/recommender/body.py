@@ -44,7 +44,7 @@ PRIORS = {"bust_cm": "band + 2.54 * cup", "waist_cm": "0.78 * bust", "hips_cm": 
 # Prior shape of RentTheRunway's body types, applied to imputed circumferences only
 BODY_TYPE_FACTORS = {
     "pear": {"hips_cm": 1.07, "bust_cm": 0.97},
-    "full bust": {"bust_cm": 1.10, "hips_cm": 0.98},
+    "full bust": {"bust_cm": 1.12, "hips_cm": 0.96},
     "straight & narrow": {"waist_cm": 1.12, "hips_cm": 0.97},
     "hourglass": {"waist_cm": 0.95},
     "apple": {"waist_cm": 1.14, "hips_cm": 0.99},
