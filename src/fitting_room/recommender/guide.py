@@ -152,7 +152,9 @@ class ShoppingGuide:
         """
         pos = self.index.position.get(str(item_id))
         category = self.index.categories[pos] if pos is not None else category
-        if sizes is None:
+        if sizes is None and pos is not None:  # the grid the catalog fast path already holds
+            sizes = np.unique(self.catalog_fit.grid[pos]).tolist()
+        elif sizes is None:
             sizes = self.advisor.sizes_for(str(item_id), category or None)
         sizes = [float(s) for s in sizes]
         if not sizes or any(not np.isfinite(s) or not 0 <= s <= 60 for s in sizes):

@@ -119,19 +119,24 @@ def draw_marks(
 
 
 def backdrop(figure: Figure) -> np.ndarray:
-    """The figure on the background: RGB float32 (drawn once per request, shared by its sizes)."""
-    cov = figure.coverage[..., None]
-    return BACKGROUND * (1 - cov) + SKIN * cov
+    """The figure on the background: RGB uint8 (drawn once per request, shared by its sizes)."""
+    canvas = figure.coverage[..., None] * (SKIN - BACKGROUND)
+    canvas += BACKGROUND + 0.5
+    return canvas.astype(np.uint8)
 
 
 def compose(base: np.ndarray, layer: Layer) -> np.ndarray:
-    """The garment layer over ``base``: RGB uint8 (``base`` is left as it was)."""
+    """The garment layer over ``base`` (uint8, left as it was): RGB uint8.
+
+    Only the layer's rectangle is blended, in float, then rounded back.
+    """
     canvas = base.copy()
     h, w = layer.alpha.shape
     region = canvas[layer.y0 : layer.y0 + h, layer.x0 : layer.x0 + w]
-    region *= 1 - layer.alpha[..., None]
-    region += layer.rgb
-    return np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+    blended = region * (1 - layer.alpha[..., None])
+    blended += layer.rgb
+    region[...] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return canvas
 
 
 def try_on(
