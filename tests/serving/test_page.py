@@ -107,6 +107,8 @@ def test_try_it_on_shows_the_advised_size_and_switching_sizes_changes_drawing_an
     page.wait_for_selector("#tryon[open] #tryon-image", timeout=30_000)
     choices = page.locator("#tryon-choices input[type=radio]")
     assert 2 <= choices.count() <= 3
+    labels = page.locator("#tryon-choices label").all_inner_texts()
+    assert all(any(word in label for word in ("no fit warning", "snug", "loose")) for label in labels)
     checked = page.locator("#tryon-choices input:checked")
     assert "(advised)" in page.locator("#tryon-choices label", has=page.locator("input:checked")).inner_text()
     image = page.locator("#tryon-image")

@@ -138,7 +138,9 @@ async function openTryOn(item, opener) {
         radio.value = String(view.size);
         radio.checked = view === advised;
         radio.addEventListener("change", () => showSize(view));
-        label.append(radio, ` ${view.size}${view === advised ? " (advised)" : ""}`);
+        // each size carries its own short note ("snug across hips"); the full one shows when picked
+        const short = view.note.replace(/^Size [^:]+: /, "").replace(/ \(.*$/, "");
+        label.append(radio, ` ${view.size}${view === advised ? " (advised)" : ""}: ${short}`);
         return label;
       }),
     );
