@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from fitting_room.cli import app
 from fitting_room.config import load_config
 from fitting_room.errors import DataError, GateFailed
+from fitting_room.recommender.guide import ShoppingGuide
 from fitting_room.recommender.stage import fit_recommender
 from fitting_room.recommender.synthetic import make_shoppers
 
@@ -46,6 +47,12 @@ def test_stage_saves_reports_registers_and_promotes_both_models(project):
     metrics = json.loads((project / "reports/recommender/metrics.json").read_text())
     assert metrics["advisor_auc_macro"] > 0.8 and "popularity_recall_at_10_cold" in metrics
     assert (project / "models/recommender/guide.json").exists()
+    # the try-on's imputer travels with the guide: fit on the same rows, loaded with it
+    guide = ShoppingGuide.load(project / "models/recommender")
+    assert (project / "models/recommender/body.json").exists()
+    assert guide.body.medians["height_cm"] == pytest.approx(
+        pd.read_parquet(project / "validated.parquet").drop_duplicates("user_id")["height_cm"].median()
+    )
     client = mlflow.MlflowClient()
     for name in ("fitting-room-advisor", "fitting-room-recommender"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"

@@ -40,6 +40,7 @@ def build_guide(folder: Path) -> Path:
     """A small but real shopping guide trained by its own code on synthetic shoppers."""
     from fitting_room.config.recommender import AdvisorConfig, RankerConfig
     from fitting_room.recommender.advisor import train_advisor
+    from fitting_room.recommender.body import fit_body_model
     from fitting_room.recommender.catalog import build_catalog
     from fitting_room.recommender.guide import save_guide
     from fitting_room.recommender.splits import random_split
@@ -51,7 +52,8 @@ def build_guide(folder: Path) -> Path:
     advisor, _ = train_advisor(train, val, small, seed=0)
     classes = {"dress": "dress", "gown": "dress", "pants": "trouser", "top": "t-shirt/top", "jacket": "coat"}
     ranker = RankerConfig(candidates=40)
-    return save_guide(folder, advisor, build_catalog(tx, ranker, classes, "dress"), ranker, {"rows": len(tx)})
+    index = build_catalog(tx, ranker, classes, "dress")
+    return save_guide(folder, advisor, index, ranker, {"rows": len(tx)}, fit_body_model(tx))
 
 
 def store_folder(name: str, folder: Path, labels: dict[str, str]) -> str:

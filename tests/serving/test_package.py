@@ -121,7 +121,7 @@ def test_package_makes_a_smoke_checked_bento_current(project, packaged):
     assert (project["root"] / "models" / "bento" / packaged["archive"]).stat().st_size > 0
     report = json.loads((project["root"] / "reports" / "serving" / "smoke_check.json").read_text())
     assert report["passed"] and not report["problems"]
-    assert {"generate", "recommend", "fit", "readyz"} <= set(report["calls"])
+    assert {"generate", "recommend", "fit", "try_on", "readyz"} <= set(report["calls"])
 
 
 def lock_versions() -> dict[str, set[str]]:

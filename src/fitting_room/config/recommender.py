@@ -76,6 +76,8 @@ class RecommenderConfig(Section):
     # item category (lower-case, as published) -> generator class, for generated previews
     category_classes: dict[str, str] = Field(default_factory=dict)
     default_class: str = "dress"  # generator class of categories not in the map
+    # fewest shoppers with a measurement for the try-on imputer to fit a model of it (else: prior)
+    body_min_rows: int = Field(100, ge=3)
     gate: GateConfig = GateConfig()
 
     @model_validator(mode="after")

@@ -23,6 +23,20 @@ class SmokeCheckConfig(Section):
     repeats: int = Field(5, ge=1, le=100)  # warm calls per endpoint; the slowest is checked
 
 
+class TryOnConfig(Section):
+    """The try-on view (``POST /try-on``, src/fitting_room/tryon/)."""
+
+    max_sizes: int = Field(5, ge=1, le=20)  # sizes drawn in one /try-on request, at most
+    mark_threshold: float = Field(0.4, gt=0.0, lt=1.0)  # P(small) / P(large) above this marks snug / loose
+    width_px: int = Field(192, ge=64, le=1024)  # canvas width of a try-on image, pixels
+    height_px: int = Field(288, ge=96, le=1536)  # canvas height, pixels
+    px_per_cm: float = Field(1.3, gt=0.1, le=10.0)  # drawing scale, pixels per body cm (fixed: sizes compare)
+    ease_cm: float = Field(6.0, ge=0.0, le=40.0)  # garment minus body circumference at the expected size, cm
+    grade_cm_per_size: float = Field(1.27, gt=0.0, le=10.0)  # circumference added per size unit, cm
+    photo_px: int = Field(128, ge=32, le=512)  # side of a garment's product photo (style "photo"), pixels
+    cutout_cache: int = Field(512, ge=0, le=100_000)  # garment cut-outs kept in memory (LRU); 0 = off
+
+
 class ServingConfig(Section):
     bento_name: str = Field("fitting-room", min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     bentofile: Path = Path("bentofile.yaml")  # BentoML build file (top level)
@@ -48,6 +62,7 @@ class ServingConfig(Section):
     preview_cache: int = Field(4096, ge=0, le=1_000_000)  # item previews kept in memory (LRU); 0 = off
     preview_seed: int = Field(0, ge=0)  # base seed of item preview images (per item: hash of its id)
     batching: BatchingConfig = BatchingConfig()
+    tryon: TryOnConfig = TryOnConfig()
     smoke_check: SmokeCheckConfig = SmokeCheckConfig()
 
     @model_validator(mode="after")

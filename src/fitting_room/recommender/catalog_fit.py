@@ -71,6 +71,28 @@ class CatalogFit:
             stats = user_values[at]
         return np.concatenate([np.array(out, dtype=np.float64), stats])
 
+    def design(self, shopper: dict, positions: np.ndarray) -> np.ndarray:
+        """Design rows of one shopper with catalog items (size columns blank)."""
+        names = F.feature_names()
+        x = self.item_design[positions].copy()
+        x[:, [names.index(c) for c in F.SHOPPER_FEATURES]] = self.shopper_half(shopper)
+        columns = {name: x[:, i] for i, name in enumerate(names)}
+        for name, values in F.derived_features(columns).items():
+            x[:, names.index(name)] = values
+        return x
+
+    def item_curves(
+        self, shopper: dict, position: int, num_threads: int = 1
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """One item's size grid, P(small) and P(large | not small) along it, and the expected size.
+
+        The numpy path of :meth:`ShoppingGuide.advise` for catalog items (``/fit``, ``/try-on``).
+        """
+        x = self.design(shopper, np.array([position]))
+        grid = self.grid[[position]]
+        a, b = self.advisor.score_design(x, grid, num_threads)
+        return grid[0], a[0], b[0], float(self.advisor.expected_sizes(x, num_threads)[0])
+
     def advise(
         self, shopper: dict, positions: np.ndarray, num_threads: int = 1
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -83,12 +105,7 @@ class CatalogFit:
         Returns:
             ``(proba (m, 3) at the advised size, advised_size (m,))``.
         """
-        names = F.feature_names()
-        x = self.item_design[positions].copy()
-        x[:, [names.index(c) for c in F.SHOPPER_FEATURES]] = self.shopper_half(shopper)
-        columns = {name: x[:, i] for i, name in enumerate(names)}
-        for name, values in F.derived_features(columns).items():
-            x[:, names.index(name)] = values
+        x = self.design(shopper, positions)
         grid = self.grid[positions]
         a, b = self.advisor.score_design(x, grid, num_threads)
         advised = best_sizes(grid, a, b, self.advisor.expected_sizes(x, num_threads))

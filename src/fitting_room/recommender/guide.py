@@ -21,9 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fitting_room.config.recommender import RankerConfig
 from fitting_room.errors import DataError
-from fitting_room.recommender.advisor import FitAdvisor, pick_sizes
+from fitting_room.recommender.advisor import FitAdvisor, pick_sizes, three_classes
+from fitting_room.recommender.body import BodyModel, fit_body_model
 from fitting_room.recommender.catalog import CatalogIndex
 from fitting_room.recommender.catalog_fit import CatalogFit
+from fitting_room.recommender.monotone import interpolate_rows
 from fitting_room.recommender.ranker import Query, rank
 
 # "34d"-style cup letters to the contract's cup index (aa=0 ... k=11, "d+" between d and dd)
@@ -89,11 +91,21 @@ class ShopperProfile(BaseModel):
 class ShoppingGuide:
     """Fit advisor + recommender + preprocessing, loaded once, scored many times."""
 
-    def __init__(self, advisor: FitAdvisor, index: CatalogIndex, ranker: RankerConfig, info: dict):
+    def __init__(
+        self,
+        advisor: FitAdvisor,
+        index: CatalogIndex,
+        ranker: RankerConfig,
+        info: dict,
+        body: BodyModel | None = None,
+    ):
         self.advisor = advisor
         self.index = index
         self.ranker = ranker
         self.info = info
+        # the measurement imputer of the try-on view; a guide saved before it existed gets the
+        # priors alone (no data-fit models), see fitting_room.recommender.body
+        self.body = body or fit_body_model(pd.DataFrame())
 
     @cached_property
     def catalog_fit(self) -> CatalogFit:
@@ -102,7 +114,7 @@ class ShoppingGuide:
 
     @classmethod
     def load(cls, path: str | Path) -> ShoppingGuide:
-        """Load what :func:`save_guide` wrote (advisor/, catalog/, guide.json)."""
+        """Load what :func:`save_guide` wrote (advisor/, catalog/, body.json, guide.json)."""
         path = Path(path)
         meta = path / "guide.json"
         if not meta.exists():
@@ -113,9 +125,16 @@ class ShoppingGuide:
             CatalogIndex.load(path / "catalog"),
             RankerConfig.model_validate(info["ranker"]),
             info,
+            BodyModel.load(path / "body.json") if (path / "body.json").exists() else None,
         )
 
-    def advise(self, profile: ShopperProfile, item_id: str, sizes: list[float] | None = None) -> dict:
+    def advise(
+        self,
+        profile: ShopperProfile,
+        item_id: str,
+        sizes: list[float] | None = None,
+        category: str | None = None,
+    ) -> dict:
         """Fit probabilities per size of one garment and the size with the highest P(fit).
 
         Ties (P(fit) is often flat along sizes) go to the size nearest the shopper's expected size.
@@ -124,29 +143,42 @@ class ShoppingGuide:
             profile: the shopper.
             item_id: any id; an unknown one uses its category's (or the overall) statistics.
             sizes: sizes to score; None = the garment's usual sizes.
+            category: the garment's category when ``item_id`` is not in the catalog.
 
         Returns:
-            ``{"item_id", "category", "advised_size", "sizes": [{"size", "p_small", "p_fit",
-            "p_large"}, ...]}``.
+            ``{"item_id", "category", "advised_size", "expected_size", "sizes": [{"size",
+            "p_small", "p_fit", "p_large"}, ...]}``; ``expected_size`` is the size shoppers
+            like this one who reported "fit" chose (the advisor's expected-size model).
         """
         pos = self.index.position.get(str(item_id))
-        category = self.index.categories[pos] if pos is not None else None
-        if sizes is None:
+        category = self.index.categories[pos] if pos is not None else category
+        if sizes is None and pos is not None:  # the grid the catalog fast path already holds
+            sizes = np.unique(self.catalog_fit.grid[pos]).tolist()
+        elif sizes is None:
             sizes = self.advisor.sizes_for(str(item_id), category or None)
         sizes = [float(s) for s in sizes]
         if not sizes or any(not np.isfinite(s) or not 0 <= s <= 60 for s in sizes):
             raise DataError(f"sizes: expected finite sizes within [0, 60], got {sizes}")
         row = profile.shopper_row()
-        frame = pd.DataFrame(
-            [{**row, "item_id": str(item_id), "category": category or None, "size": s} for s in sizes]
-        )
-        proba = self.advisor.predict_proba(frame, num_threads=1)
-        expected = self.advisor.expected_sizes(self.advisor.design(frame.head(1)), num_threads=1)
+        if pos is not None:  # a catalog item: its half of the design is precomputed (numpy only)
+            grid, a, b, expected_size = self.catalog_fit.item_curves(row, pos)
+            asked = np.array(sizes)
+            curves = np.broadcast_to(grid, (len(sizes), len(grid)))
+            p_small = interpolate_rows(curves, np.broadcast_to(a, curves.shape), asked)
+            p_large_if = interpolate_rows(curves, np.broadcast_to(b, curves.shape), asked)
+            proba, expected = three_classes(p_small, p_large_if), np.array([expected_size])
+        else:
+            frame = pd.DataFrame(
+                [{**row, "item_id": str(item_id), "category": category or None, "size": s} for s in sizes]
+            )
+            proba = self.advisor.predict_proba(frame, num_threads=1)
+            expected = self.advisor.expected_sizes(self.advisor.design(frame.head(1)), num_threads=1)
         advised = pick_sizes(np.array([sizes]), proba[None, :, 1], expected)[0]
         return {
             "item_id": str(item_id),
             "category": category,
             "advised_size": float(advised),
+            "expected_size": float(expected[0]),
             "sizes": [
                 {"size": s, "p_small": float(p[0]), "p_fit": float(p[1]), "p_large": float(p[2])}
                 for s, p in zip(sizes, proba, strict=True)
@@ -180,12 +212,19 @@ class ShoppingGuide:
 
 
 def save_guide(
-    path: Path, advisor: FitAdvisor, index: CatalogIndex, ranker: RankerConfig, info: dict
+    path: Path,
+    advisor: FitAdvisor,
+    index: CatalogIndex,
+    ranker: RankerConfig,
+    info: dict,
+    body: BodyModel | None = None,
 ) -> Path:
     """Write the whole guide (pickle-free) so :meth:`ShoppingGuide.load` restores it."""
     from fitting_room.recommender.storage import write_json
 
     advisor.save(path / "advisor")
     index.save(path / "catalog")
+    if body is not None:
+        body.save(path / "body.json")
     write_json(path / "guide.json", {**info, "ranker": ranker.model_dump(mode="json")})
     return path

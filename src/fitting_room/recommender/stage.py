@@ -23,6 +23,7 @@ import pandas as pd
 from fitting_room.config import Config
 from fitting_room.errors import DataError, GateFailed
 from fitting_room.recommender.advisor import train_advisor
+from fitting_room.recommender.body import fit_body_model
 from fitting_room.recommender.catalog import build_catalog
 from fitting_room.recommender.evaluate import evaluate_fit, evaluate_ranking
 from fitting_room.recommender.guide import save_guide
@@ -78,7 +79,8 @@ def train_guide(frame: pd.DataFrame, cfg: Config, model_dir: Path) -> dict[str, 
     metrics["train_seconds"] = time.perf_counter() - start
     metrics["catalog_items"] = float(len(shipped))
     info = {"rows": len(frame), "seed": cfg.seed, "profile": cfg.profile, "metrics": metrics}
-    save_guide(model_dir, advisor, shipped, rc.ranker, info)
+    body = fit_body_model(frame, rc.body_min_rows)  # the try-on view's measurement imputer
+    save_guide(model_dir, advisor, shipped, rc.ranker, info, body)
     return metrics
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, create_model
 
-from fitting_room.config.serving import BatchingConfig, ServingConfig
+from fitting_room.config.serving import BatchingConfig, ServingConfig, TryOnConfig
 
 # BentoML model names of the served roles (the same names as in the MLflow registry)
 GENERATOR_MODEL = "fitting-room-generator"
@@ -44,10 +44,13 @@ SERVING_FIELDS: dict[str, tuple[str, ...]] = {
         "preview_seed",
     )
 } | {"batching": ("batching", "enabled"), "max_batch_size": ("batching", "max_batch_size")}
+# the try-on view's knobs: serving.tryon.<name> -> argument tryon_<name>
+SERVING_FIELDS |= {f"tryon_{name}": ("tryon", name) for name in TryOnConfig.model_fields}
 
 
 def _field(path: tuple[str, ...]) -> tuple[Any, Any]:
-    section: type[BaseModel] = BatchingConfig if path[0] == "batching" else ServingConfig
+    sections: dict[str, type[BaseModel]] = {"batching": BatchingConfig, "tryon": TryOnConfig}
+    section = sections[path[0]] if len(path) > 1 else ServingConfig
     info = section.model_fields[path[-1]]
     return info.annotation, info
 

@@ -32,13 +32,23 @@ from fitting_room.serving.schemas import (
     ImageJob,
     Recommendations,
     ServiceInfo,
+    TryOnAnswer,
     api_models,
 )
+from fitting_room.tryon.view import ViewConfig
 
 log = logging.getLogger("fitting_room.serving")
 
 ARGS: ServiceArgs = bentoml.use_arguments(ServiceArgs)
-API = api_models(ARGS.max_images, ARGS.max_k, ARGS.max_sizes)
+API = api_models(ARGS.max_images, ARGS.max_k, ARGS.max_sizes, ARGS.tryon_max_sizes)
+VIEW = ViewConfig(
+    width=ARGS.tryon_width_px,
+    height=ARGS.tryon_height_px,
+    px_per_cm=ARGS.tryon_px_per_cm,
+    ease_cm=ARGS.tryon_ease_cm,
+    grade_cm_per_size=ARGS.tryon_grade_cm_per_size,
+    threshold=ARGS.tryon_mark_threshold,
+)
 
 
 def rejection(err: Any) -> Any:
@@ -81,6 +91,8 @@ class FittingRoom:
         self.advisor: Any = None  # ShoppingGuide behind /fit
         self.recommender: Any = None  # ShoppingGuide behind /recommend
         self.previews = PreviewCache(ARGS.preview_cache)
+        self.photos = PreviewCache(ARGS.preview_cache)  # item previews as product photos
+        self.cutouts = PreviewCache(ARGS.tryon_cutout_cache)  # garment cut-outs of /try-on
         self.batcher: Any = None
         self._slots: Any = None
         self.error: str | None = None
@@ -93,6 +105,7 @@ class FittingRoom:
         from fitting_room.serving.bundle import load_drawer
         from fitting_room.serving.shopping import load_guide
         from fitting_room.serving.studio import Studio
+        from fitting_room.serving.tryon import warm_up_tryon
 
         try:
             studio = Studio(load_drawer(self.generator_model.path))
@@ -100,6 +113,7 @@ class FittingRoom:
             advisor = load_guide(self.advisor_model.path)
             recommender = load_guide(self.recommender_model.path)
             recommender.recommend(ShopperProfile(), 1)  # warm-up: first LightGBM call allocates
+            warm_up_tryon(advisor)  # the first drawing imports OpenCV, SciPy and scikit-image
             self.studio, self.advisor, self.recommender = studio, advisor, recommender
             self.batcher = ContinuousBatcher(studio.render, ARGS.max_batch_size)
             # TensorFlow, pandas and the models leave ~0.5 M long-lived objects; a full
@@ -151,9 +165,14 @@ class FittingRoom:
 
     @bentoml.api(route="/generate", input_spec=API.GenerateRequest, output_spec=GeneratedImages)
     async def generate(
-        self, category: str | int, n: int = 1, seed: int = 0, interpolate_to: int | None = None
+        self,
+        category: str | int,
+        n: int = 1,
+        seed: int = 0,
+        interpolate_to: int | None = None,
+        style: str = "raw",
     ) -> GeneratedImages:
-        """Generate ``n`` garment images of a category; same seed, same images."""
+        """Generate ``n`` garment images of a category; same seed, same images (style photo: cut out)."""
         from fitting_room.serving.studio import RequestError
 
         studio = self._ready_studio()
@@ -163,6 +182,8 @@ class FittingRoom:
         except RequestError as err:
             return rejection(err)
         images = await self._render(jobs)
+        if style == "photo":
+            images = await self._photos(images, jobs)
         return GeneratedImages(
             category=studio.class_names[label],
             category_index=label,
@@ -172,7 +193,7 @@ class FittingRoom:
         )
 
     @bentoml.api(route="/recommend", input_spec=API.RecommendRequest, output_spec=Recommendations)
-    async def recommend(self, profile: Any, k: int = 10) -> Recommendations:
+    async def recommend(self, profile: Any, k: int = 10, style: str = "raw") -> Recommendations:
         """Garments for a shopper, best first, each with advised size, fit probabilities and a preview."""
         import anyio
 
@@ -200,6 +221,15 @@ class FittingRoom:
         for i, drawn in zip(missing, await self._render([jobs[i] for i in missing]), strict=True):
             previews[i] = drawn
             self.previews.put(items[i]["item_id"], drawn)
+        if style == "photo":
+            photos = [self.photos.get(item["item_id"]) for item in items]
+            todo = [i for i, photo in enumerate(photos) if photo is None]
+            for i, photo in zip(
+                todo, await self._photos([previews[i] for i in todo], [jobs[i] for i in todo]), strict=True
+            ):
+                photos[i] = photo
+                self.photos.put(items[i]["item_id"], photo)
+            previews = photos
         return Recommendations(
             k=k,
             cold_start=cold,
@@ -226,6 +256,59 @@ class FittingRoom:
         except RequestError as err:
             return rejection(err)
 
+    async def _photos(self, images: list[str], jobs: list[ImageJob]) -> list[str]:
+        """Generated images as product photos (cut out, upscaled, on a light background)."""
+        if not images:
+            return []
+        import anyio
+
+        from fitting_room.serving.tryon import photo_of
+
+        def convert() -> list[str]:
+            return [
+                photo_of(image, job, ARGS.tryon_photo_px) if image else ""
+                for image, job in zip(images, jobs, strict=True)
+            ]
+
+        return await anyio.to_thread.run_sync(convert)
+
+    @bentoml.api(route="/try-on", input_spec=API.TryOnRequest, output_spec=TryOnAnswer)
+    async def try_on(
+        self,
+        profile: Any,
+        item_id: str | None = None,
+        category: str | int | None = None,
+        seed: int = 0,
+        sizes: list[float] | None = None,
+    ) -> TryOnAnswer:
+        """The garment on a figure drawn from the shopper's measurements, one PNG per size, with fit notes."""
+        import anyio
+
+        from fitting_room.serving import shopping, tryon
+        from fitting_room.serving.studio import RequestError
+
+        studio = self._ready_studio()
+        try:
+            shopping.check_profile(profile, ARGS.max_history)
+            garment = tryon.pick_garment(studio, self.advisor, item_id, category, seed, ARGS.preview_seed)
+            cutout = self.cutouts.get(garment.cache_key)
+            if cutout is None:
+                (image,) = await self._render([garment.job])
+                cutout = await anyio.to_thread.run_sync(tryon.cutout_of, image, garment.job)
+                self.cutouts.put(garment.cache_key, cutout)
+            return await anyio.to_thread.run_sync(
+                tryon.answer,
+                self.advisor,
+                profile,
+                garment,
+                sizes,
+                cutout,
+                VIEW,
+                limiter=self._scoring_slots(),
+            )
+        except RequestError as err:
+            return rejection(err)
+
     @bentoml.api(route="/info", output_spec=ServiceInfo)
     async def info(self) -> ServiceInfo:
         """Lineage: the bento and each model (MLflow version, git commit, data and params hashes)."""
@@ -246,7 +329,12 @@ class FittingRoom:
             bento=bento,
             models=models,
             categories=self.studio.class_names if self.studio else [],
-            limits={"max_images": ARGS.max_images, "max_k": ARGS.max_k, "max_sizes": ARGS.max_sizes},
+            limits={
+                "max_images": ARGS.max_images,
+                "max_k": ARGS.max_k,
+                "max_sizes": ARGS.max_sizes,
+                "tryon_max_sizes": ARGS.tryon_max_sizes,
+            },
             batching={
                 "enabled": ARGS.batching,
                 "max_batch_size": ARGS.max_batch_size,

@@ -79,6 +79,13 @@ def smoke_calls(serving: ServingConfig) -> list[tuple[str, str, str, Any, Callab
         probs = body["sizes"][0]["probabilities"]
         return _expect(abs(sum(probs.values()) - 1) < 1e-3, "/fit probabilities do not sum to 1")
 
+    def tryon_ok(status: int, body: Any) -> str | None:
+        if status != 200:
+            return f"/try-on answered {status}: {body}"
+        views = body.get("sizes", [])
+        pixels = decode_png_base64(views[0]["image"]) if views else None
+        return _expect(pixels is not None and pixels.ndim == 3, "/try-on returned no drawing")
+
     def status_is(code: int, what: str) -> Callable[[int, Any], str | None]:
         return lambda status, body: _expect(status == code, f"{what}: expected {code}, got {status} ({body})")
 
@@ -92,6 +99,7 @@ def smoke_calls(serving: ServingConfig) -> list[tuple[str, str, str, Any, Callab
         ("generate", "POST", "/generate", {"category": "dress", "n": 2, "seed": 7}, images_ok),
         ("recommend", "POST", "/recommend", {"profile": SAMPLE_PROFILE, "k": 3}, recs_ok),
         ("fit", "POST", "/fit", {"profile": SAMPLE_PROFILE, "item_id": "smoke-unknown-item"}, fit_ok),
+        ("try_on", "POST", "/try-on", {"profile": SAMPLE_PROFILE, "category": "dress", "seed": 7}, tryon_ok),
         ("n_too_big", "POST", "/generate", {"category": 0, "n": too_many}, status_is(400, "n above bound")),
         ("bad_category", "POST", "/generate", {"category": "spacesuit"}, status_is(400, "unknown category")),
         (

@@ -1,4 +1,5 @@
-// The shopper page: form -> POST /recommend -> cards; "More like this" -> POST /generate.
+// The shopper page: form -> POST /recommend -> cards; "More variations" -> POST /generate;
+// "Try it on" -> POST /try-on, shown in a modal dialog with one drawing per size.
 // Same-origin JSON only: no libraries, no external hosts (the page must work offline).
 "use strict";
 
@@ -7,6 +8,10 @@ const statusLine = document.getElementById("status");
 const results = document.getElementById("results");
 const variations = document.getElementById("variations");
 const variationsSection = document.getElementById("variations-section");
+const tryon = document.getElementById("tryon");
+const tryonImage = document.getElementById("tryon-image");
+const tryonChoices = document.getElementById("tryon-choices");
+const tryonNote = document.getElementById("tryon-note");
 
 function say(text, isError = false) {
   statusLine.textContent = text;
@@ -67,8 +72,8 @@ function image(b64, alt) {
   const img = document.createElement("img");
   img.src = `data:image/png;base64,${b64}`;
   img.alt = alt;
-  img.width = 112;
-  img.height = 112;
+  img.width = 128;
+  img.height = 128;
   return img;
 }
 
@@ -97,9 +102,60 @@ function card(item) {
   more.textContent = "More variations";
   more.setAttribute("aria-label", `More variations of ${title.textContent}`);
   more.addEventListener("click", () => showVariations(item));
-  li.append(image(item.preview, `generated preview of ${item.generator_class}`), title, size, meter, odds, more);
+  const tryIt = document.createElement("button");
+  tryIt.type = "button";
+  tryIt.className = "try-on";
+  tryIt.textContent = "Try it on";
+  tryIt.setAttribute("aria-label", `Try on ${title.textContent}`);
+  tryIt.addEventListener("click", () => openTryOn(item, tryIt));
+  li.append(image(item.preview, `generated preview of ${item.generator_class}`), title, size, meter, odds, tryIt, more);
   return li;
 }
+
+function showSize(view) {
+  tryonImage.src = `data:image/png;base64,${view.image}`;
+  tryonImage.alt = view.alt;
+  tryonNote.textContent = view.note;
+}
+
+async function openTryOn(item, opener) {
+  say(`Drawing ${item.generator_class} #${item.item_id} on your figure...`);
+  try {
+    const data = await postJson("../try-on", { profile: readProfile(), item_id: item.item_id });
+    document.getElementById("tryon-title").textContent = `Try on ${item.category || data.generator_class} #${item.item_id}`;
+    document.getElementById("tryon-disclaimer").textContent = data.disclaimer;
+    const estimated = data.imputed.length ? ` (estimated: ${data.imputed.join(", ")})` : "";
+    const m = data.measurements;
+    document.getElementById("tryon-body").textContent =
+      `Figure: ${m.height_cm} cm, bust ${m.bust_cm}, waist ${m.waist_cm}, hips ${m.hips_cm} cm${estimated}.`;
+    const advised = data.sizes.find((v) => v.size === data.advised_size) || data.sizes[0];
+    tryonChoices.replaceChildren(
+      ...data.sizes.map((view) => {
+        const label = document.createElement("label");
+        const radio = document.createElement("input");
+        radio.type = "radio";
+        radio.name = "tryon-size";
+        radio.value = String(view.size);
+        radio.checked = view === advised;
+        radio.addEventListener("change", () => showSize(view));
+        // each size carries its own short note ("snug across hips"); the full one shows when picked
+        const short = view.note.replace(/^Size [^:]+: /, "").replace(/ \(.*$/, "");
+        label.append(radio, ` ${view.size}${view === advised ? " (advised)" : ""}: ${short}`);
+        return label;
+      }),
+    );
+    showSize(advised);
+    tryon.returnFocus = opener;
+    tryon.showModal();
+    tryonChoices.querySelector("input:checked").focus();
+    say(`Showing ${item.generator_class} #${item.item_id} in ${data.sizes.length} sizes.`);
+  } catch (err) {
+    say(err.message, true);
+  }
+}
+
+document.getElementById("tryon-close").addEventListener("click", () => tryon.close());
+tryon.addEventListener("close", () => tryon.returnFocus && tryon.returnFocus.focus());
 
 async function showVariations(item) {
   say(`Generating variations of ${item.generator_class}...`);
@@ -107,7 +163,7 @@ async function showVariations(item) {
     // start from the preview's own seed: each click shows the next, reproducible set
     item.round = (item.round || 0) + 1;
     const seed = (item.preview_seed + item.round) % 2147483648;
-    const data = await postJson("../generate", { category: item.generator_class, n: 6, seed });
+    const data = await postJson("../generate", { category: item.generator_class, n: 6, seed, style: "photo" });
     variations.replaceChildren(
       ...data.images.map((b64, i) => image(b64, `variation ${i + 1} of ${data.category}`)),
     );
@@ -124,7 +180,7 @@ form.addEventListener("submit", async (event) => {
   say("Finding garments for you...");
   results.setAttribute("aria-busy", "true");
   try {
-    const data = await postJson("../recommend", { profile: readProfile(), k });
+    const data = await postJson("../recommend", { profile: readProfile(), k, style: "photo" });
     results.replaceChildren(...data.items.map(card));
     say(`${data.items.length} suggestions${data.cold_start ? " (new shopper)" : ""}.`);
   } catch (err) {
