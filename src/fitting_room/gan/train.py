@@ -200,7 +200,7 @@ def _train(cfg: Config, split: ImageSplit, images_dir: Path, use_mlflow: bool) -
                 lambda: save_checkpoint(gan, cfg.gan.checkpoint_dir, ckpt_meta), t.checkpoint_every
             ),
             logger,
-            cb.ProgressBar(t.steps, start),
+            cb.ProgressBar(t.steps, t.budget_minutes * 60, start),
             *([late] if late is not None else []),
         ]
         gan.fit(
@@ -209,6 +209,7 @@ def _train(cfg: Config, split: ImageSplit, images_dir: Path, use_mlflow: bool) -
             initial_epoch=start // steps_per_epoch,
             steps_per_epoch=steps_per_epoch,
             callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles itself; Keras warns that it would ignore True
             verbose=0,
         )
         if stop.reason == "non_finite_loss":
