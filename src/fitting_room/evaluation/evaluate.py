@@ -130,11 +130,7 @@ def evaluate_generator(
     )
     scores = score_sampler(lambda y, s: generate(generator, y, s), classifier, train, test, ev)
     metrics = scores.metrics
-    log.info(
-        "scored in %.0f s: %s",
-        time.perf_counter() - start,
-        ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
-    )
+    log.info("scored in %.0f s", time.perf_counter() - start)
     metrics_path = write_metrics(metrics, ev.reports_dir / "metrics.json")
     rows = per_class_rows(scores.real, scores.fake, metrics, generator.class_names)
     shown = np.concatenate([np.flatnonzero(scores.fake.labels == c)[:8] for c in range(test.num_classes)])

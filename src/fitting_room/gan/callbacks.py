@@ -94,6 +94,7 @@ class ProgressBar(keras.callbacks.Callback):
         super().__init__()
         self.max_steps, self.budget_seconds, self.initial_step = max_steps, budget_seconds, initial_step
         self.bar: Any = None
+        self._losses: dict[str, str] = {}
         self._start = time.monotonic()
 
     def fraction_done(self, step: int) -> float:
@@ -110,24 +111,28 @@ class ProgressBar(keras.callbacks.Callback):
         # In DVC/Prefect/CI logs every redraw is a new line of text: redraw rarely there.
         every = 2 if sys.stderr.isatty() else 60
         self._start = time.monotonic()
+        minutes, seconds = divmod(round(self.budget_seconds), 60)
         self.bar = tqdm(
             total=round(self.budget_seconds),
             desc="train-gan",
             mininterval=every,
-            bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {elapsed}<{remaining} of the budget{postfix}",
+            # e.g. "train-gan:  45%|█████     | 13:30 elapsed, 16:30 left of 30:00, step=6486/100000, ..."
+            bar_format=f"{{desc}}: {{percentage:3.0f}}%|{{bar:20}}| {{elapsed}} elapsed, {{remaining}} left "
+            f"of {minutes:02d}:{seconds:02d}{{postfix}}",
         )
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         step = int(self.model.step.numpy())
         if batch % 20 == 0:  # reading the losses syncs with the device: not every step
-            postfix = {"step": f"{step}/{self.max_steps}"}
-            postfix.update({k: f"{float(v):.3f}" for k, v in (logs or {}).items()})
-            self.bar.set_postfix(postfix, refresh=False)
+            self._losses = {k: f"{float(v):.3f}" for k, v in (logs or {}).items()}
+            self.bar.set_postfix({"step": f"{step}/{self.max_steps}", **self._losses}, refresh=False)
         # tqdm redraws at most every ``mininterval`` seconds however often n moves
         self.bar.update(self.fraction_done(step) * self.bar.total - self.bar.n)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.bar is not None:
+            step = int(self.model.step.numpy())  # the last line names the step training ended at
+            self.bar.set_postfix({"step": f"{step}/{self.max_steps}", **self._losses}, refresh=False)
             self.bar.close()
 
 
