@@ -39,7 +39,11 @@ def compare(cfg: Config, paths: list[str]) -> DriftReport:
 
 @task(name="record-drift")
 def record(cfg: Config, report: DriftReport, paths: list[str], root: str) -> str:
-    """The report as an MLflow run in the ops experiment; returns its run id."""
+    """The report as an MLflow run in the ops experiment; returns its run id.
+
+    Safe to retry (``ops.task_retries``): a failed attempt's run ends FAILED and the next
+    attempt records the same report in a new run.
+    """
     import mlflow
 
     from fitting_room.tracking.mlflow_runs import configure_mlflow, lineage_tags
@@ -105,7 +109,10 @@ def drift_check(
     cfg = load_config(Path(root) / "params.yaml", profile, overrides)
     paths = incoming or [str(s.path) for s in cfg.data.shoppers.sources if s.path]
     report = compare(cfg, paths)
-    run_id = record(cfg, report, paths, root)
+    retries = cfg.ops.task_retries
+    run_id = record.with_options(retries=retries.retries, retry_delay_seconds=retries.delay_s)(
+        cfg, report, paths, root
+    )
     triggered = trigger_retraining(cfg, profile, overrides, root) if report.drifted and trigger else None
     create_markdown_artifact(
         key="drift-report",

@@ -1,9 +1,11 @@
 """The training pipeline as a Prefect flow: orchestration only.
 
 Each Prefect task reproduces one DVC stage, so DVC's cache decides what re-runs (an
-unchanged re-run is a fast no-op) while Prefect adds retries, logs, the run summary
-artifact and (with a server) schedules. All computing happens in ``fitting_room``; the
-stage list is ``dvc.yaml`` itself, so the flow never claims a stage that does not exist.
+unchanged re-run is a fast no-op) while Prefect adds logs (each stage's own output, line by
+line, in its task's log), the run summary artifact and (with a server) schedules. Only
+``dvc-push`` is retried (``ops.task_retries``): a stage that failed fails the same way
+again. All computing happens in ``fitting_room``; the stage list is ``dvc.yaml`` itself, so
+the flow never claims a stage that does not exist.
 
     python flows/training_pipeline.py --profile smoke --set seed=1
 """
@@ -36,6 +38,7 @@ from fitting_room.pipeline.dvc_stages import (
     repro_stage,
     stage_environment,
 )
+from fitting_room.pipeline.summary import mlflow_run_link, where_to_look
 from fitting_room.tracking.mlflow_runs import pipeline_run, tracking_uri, warm_tracking
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,17 +46,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @task(name="dvc-stage", task_run_name="{name}")
 def run_stage(name: str, root: str) -> StageOutcome:
-    """Reproduce one DVC stage (skipped by DVC when nothing it depends on changed)."""
-    outcome = repro_stage(name, root)
+    """Reproduce one DVC stage (skipped by DVC when nothing it depends on changed).
+
+    The stage command's output and DVC's messages go to this task's log as they come.
+    """
+    logger = get_run_logger()
+    outcome = repro_stage(name, root, log=logger.info)
     verb = "ran" if outcome.ran else "unchanged, skipped"
-    get_run_logger().info("stage %s: %s in %.1f s", name, verb, outcome.seconds)
+    logger.info("stage %s: %s in %.1f s", name, verb, outcome.seconds)
     return outcome
 
 
 @task(name="dvc-push")
 def push(root: str) -> str | None:
-    """Push DVC outputs to the default remote (none configured: nothing to do)."""
-    return push_outputs(root)
+    """Push DVC outputs to the default remote (none configured: nothing to do).
+
+    Safe to retry: a push sends only what the remote lacks. The flow sets the retries from
+    ``ops.task_retries``.
+    """
+    return push_outputs(root, log=get_run_logger().info)
 
 
 @flow(name="training-pipeline", log_prints=True)
@@ -108,7 +119,8 @@ def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[Stag
             return []
         if acquired.stale is not None:
             logger.warning("%s", describe_stale(acquired.stale))
-        outcomes, remote, run_id, noop = _run_stages(cfg, root, stages, push_data, flow_run_id, warm)
+        outcomes, remote, run, noop = _run_stages(cfg, root, stages, push_data, flow_run_id, warm)
+    run_id = run.info.run_id
 
     rows = "\n".join(
         f"| {o.name} | {'ran' if o.ran else 'unchanged (skipped)'} | {o.seconds:.1f} |" for o in outcomes
@@ -122,6 +134,10 @@ def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[Stag
         ),
         description="Stages run or skipped by DVC in this pipeline run",
     )
+    link = mlflow_run_link(tracking_uri(cfg.tracking, root), run.info.experiment_id, run_id)
+    logger.info("where to look:\n  %s", "\n  ".join(where_to_look(cfg, root, link)))
+    if any(o.ran for o in outcomes if o.name != "configure"):
+        logger.info("dvc.lock changed: commit it (`git add dvc.lock`) to version this run's data and models")
     return outcomes
 
 
@@ -154,9 +170,11 @@ def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id:
         for outcome in outcomes:
             mlflow.set_tag(f"stage.{outcome.name}", "ran" if outcome.ran else "cached")
         mlflow.set_tag("noop", str(noop).lower())
-        remote = push(root) if push_data else None
+        retries = cfg.ops.task_retries
+        pushing = push.with_options(retries=retries.retries, retry_delay_seconds=retries.delay_s)
+        remote = pushing(root) if push_data else None
         mlflow.set_tag("dvc_remote", remote or "none")
-    return outcomes, remote, parent.info.run_id, noop
+    return outcomes, remote, parent, noop
 
 
 def main() -> None:

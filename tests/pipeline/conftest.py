@@ -49,7 +49,8 @@ def project(tmp_path_factory) -> Path:
     """The project's pipeline files in a fresh git repo, with tiny shopper data of its own.
 
     Module-scoped: stage subprocesses cost seconds each, so the tests of a module share one
-    project (and one MLflow store) and build on each other's DVC cache, in file order.
+    project (and one MLflow store) and its DVC cache. A state a test needs comes from a
+    fixture (a first run), never from an earlier test.
     """
     if not (FMNIST / "train-images-idx3-ubyte.gz").exists():
         pytest.skip("Debian dataset-fashion-mnist not installed (make test installs it)")

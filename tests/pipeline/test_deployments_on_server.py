@@ -1,6 +1,6 @@
 """The deployments on a real Prefect server with a real worker: one run at a time, the no-op, drift.
 
-Module set-up (shared by the tests, which run in file order and build on each other): a
+Module set-up (shared by the tests for speed; none needs another to have run first): a
 ``prefect server start`` subprocess on SQLite in a temp ``PREFECT_HOME``; the deployments
 registered by ``flows/deploy.py`` from a throwaway git copy of the project
 (``conftest.project``) on the smoke profile, schedules paused so no cron fires mid-test; a
@@ -239,27 +239,36 @@ def training_runs(deployments) -> dict:
         return {run.id: run for run in client.read_flow_runs(deployment_filter=flt)}
 
 
-def test_two_triggers_at_once_give_one_working_run_and_one_queued_no_op(worker):
+@pytest.fixture(scope="module")
+def first_triggers(worker):
+    """The project's first two training triggers, at once, and what the server recorded of them:
+    every other test starts from a project trained once."""
     from prefect.client.orchestration import get_client
 
     first, second = trigger(TRAINING), trigger(TRAINING)
     runs = [wait_final(first.id, worker), wait_final(second.id, worker)]
-    assert [r.state.type.value for r in runs] == ["COMPLETED", "COMPLETED"]
-
     noop = {r.id: parent_run(r.id).data.tags["noop"] for r in runs}
+    with get_client(sync_client=True) as client:
+        history = {r.id: [s.name for s in client.read_flow_run_states(r.id)] for r in runs}
+    return runs, noop, history
+
+
+def test_two_triggers_at_once_give_one_working_run_and_one_queued_no_op(first_triggers):
+    runs, noop, history = first_triggers
+    assert [r.state.type.value for r in runs] == ["COMPLETED", "COMPLETED"]
     assert sorted(noop.values()) == ["false", "true"], noop
     worked = next(r for r in runs if noop[r.id] == "false")
     queued = next(r for r in runs if noop[r.id] == "true")
     assert parent_run(worked.id).data.tags[f"stage.{UNTIL}"] == "ran"
     # the deployment's concurrency limit held the second run back until the first finished
-    with get_client(sync_client=True) as client:
-        history = [s.name for s in client.read_flow_run_states(queued.id)]
-    assert "AwaitingConcurrencySlot" in history
+    assert "AwaitingConcurrencySlot" in history[queued.id]
     assert queued.start_time >= worked.end_time
     assert logged(queued.id, "no-op: data, params and code unchanged")
 
 
-def test_an_unchanged_retrigger_through_the_server_is_a_no_op_that_says_so(worker, record_property):
+def test_an_unchanged_retrigger_through_the_server_is_a_no_op_that_says_so(
+    worker, first_triggers, record_property
+):
     start_s = time.perf_counter()
     run = wait_final(trigger(TRAINING).id, worker)
     seconds = time.perf_counter() - start_s
@@ -273,7 +282,7 @@ def test_an_unchanged_retrigger_through_the_server_is_a_no_op_that_says_so(worke
     assert seconds < NOOP_BOUND_S
 
 
-def test_a_drift_check_without_drift_triggers_no_training_run(worker, deployments):
+def test_a_drift_check_without_drift_triggers_no_training_run(worker, first_triggers, deployments):
     before = set(training_runs(deployments))
     run = wait_final(trigger(DRIFT).id, worker)
     assert run.state.is_completed()
@@ -282,7 +291,7 @@ def test_a_drift_check_without_drift_triggers_no_training_run(worker, deployment
 
 
 def test_drifted_shopper_data_triggers_a_run_of_the_training_deployment(
-    worker, deployments, project, write_rtr_lines
+    worker, first_triggers, deployments, project, write_rtr_lines
 ):
     before = set(training_runs(deployments))
     taller = {str(i): {"height": "6' 3\""} for i in range(400)}

@@ -1,13 +1,16 @@
 """The Prefect flow over real DVC stages, tracked in a real MLflow store.
 
-The tests share one throwaway project (see ``conftest.project``) and run in file order:
-a first run, an unchanged re-run, new data, bad data, bad params.
+The tests share one throwaway project (see ``conftest.project``) for speed, but none needs
+another to have run first: ``first_run`` runs the data stages once and records what they
+left, and each later test holds in any order after it (an unchanged re-run, new data, bad
+data, bad params).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import mlflow
 import pytest
@@ -68,14 +71,27 @@ def ran(outcomes) -> set[str]:
     return {o.name for o in outcomes if o.ran} - {"configure"}
 
 
-def test_first_run_executes_every_data_stage_under_one_tracked_parent(project):
-    first = run_flow(project, shopper_overrides(project / "rtr.json"), until="validate_shoppers")
-    assert [o.name for o in first] == DATA_STAGES and all(o.ran for o in first)
-    assert (project / "data/images/train.npz").exists()
-    assert (project / "data/shoppers/validated.parquet").exists()
-    assert json.loads((project / "reports/validation/shoppers.json").read_text())["success"] is True
+@pytest.fixture(scope="module")
+def first_run(project):
+    """The first run of the data stages on the project's tiny shopper file, and what it left
+    (read at once: a later test may replace the outputs)."""
+    outcomes = run_flow(project, shopper_overrides(project / "rtr.json"), until="validate_shoppers")
+    return SimpleNamespace(
+        outcomes=outcomes,
+        parent=parent_runs()[0],
+        outputs={
+            p: (project / p).exists() for p in ("data/images/train.npz", "data/shoppers/validated.parquet")
+        },
+        shoppers_report=json.loads((project / "reports/validation/shoppers.json").read_text()),
+    )
 
-    (parent,) = parent_runs()
+
+def test_first_run_executes_every_data_stage_under_one_tracked_parent(first_run):
+    assert [o.name for o in first_run.outcomes] == DATA_STAGES and all(o.ran for o in first_run.outcomes)
+    assert all(first_run.outputs.values()), first_run.outputs
+    assert first_run.shoppers_report["success"] is True
+
+    parent = first_run.parent
     assert parent.info.status == "FINISHED"
     children = stage_runs(parent.info.run_id)
     assert set(children) == set(DATA_STAGES) - {"configure"}
@@ -86,13 +102,15 @@ def test_first_run_executes_every_data_stage_under_one_tracked_parent(project):
     assert "data/images" in json.loads(parent.data.tags["dvc_data_hashes"])
 
 
-def test_unchanged_rerun_skips_every_stage(project):
+def test_unchanged_rerun_skips_every_stage(project, first_run):
+    # brings the project to this data and params whatever ran before (a no-op in file order)
+    run_flow(project, shopper_overrides(project / "rtr.json"), until="validate_shoppers")
     again = run_flow(project, shopper_overrides(project / "rtr.json"), until="validate_shoppers")
     assert ran(again) == set()
     assert parent_runs()[-1].data.tags["stage.ingest_images"] == "cached"
 
 
-def test_new_data_at_the_same_path_reruns_only_the_shopper_stages(project, write_rtr_lines):
+def test_new_data_at_the_same_path_reruns_only_the_shopper_stages(project, first_run, write_rtr_lines):
     write_rtr_lines(project / "rtr.json", 450, seed=1)
     again = run_flow(project, shopper_overrides(project / "rtr.json"), until="validate_shoppers")
     assert ran(again) == {"ingest_shoppers", "validate_shoppers"}

@@ -20,9 +20,12 @@ def test_impossible_measurements_fail_naming_the_field(field, value):
         ShopperProfile.parse({field: value})
 
 
-def test_an_empty_profile_is_a_valid_brand_new_shopper(guide):
+def test_a_brand_new_shopper_gets_distinct_catalog_items_more_popular_than_average(guide):
     items = guide.recommend(ShopperProfile(), k=5)
-    assert len(items) == 5
+    positions = [guide.index.position[i["item_id"]] for i in items]  # KeyError: not in the catalog
+    assert len(set(positions)) == 5
+    # with nothing known about the shopper, popularity carries the ranking
+    assert guide.index.log_popularity[positions].mean() > guide.index.log_popularity.mean()
 
 
 def test_recommendations_are_ranked_and_carry_size_fit_and_generator_class(guide):
@@ -32,7 +35,7 @@ def test_recommendations_are_ranked_and_carry_size_fit_and_generator_class(guide
     assert scores == sorted(scores, reverse=True)
     for item in items:
         assert item["generator_class"] in FASHION_MNIST_CLASSES
-        assert item["advised_size"] is not None
+        assert item["advised_size"] in guide.advisor.sizes_for(item["item_id"], item["category"])
         assert item["p_small"] + item["p_fit"] + item["p_large"] == pytest.approx(1.0)
 
 
@@ -83,8 +86,12 @@ def test_advise_returns_probabilities_per_size_and_the_best_one(guide):
 
 
 def test_unknown_item_is_advised_from_overall_sizes(guide):
-    answer = guide.advise(ShopperProfile(weight_kg=70), "brand-new-item")
-    assert answer["category"] is None and answer["advised_size"] is not None
+    shopper = ShopperProfile(weight_kg=70)
+    answer = guide.advise(shopper, "brand-new-item")
+    overall = guide.advisor.sizes_for("brand-new-item", None)
+    assert answer["category"] is None
+    assert [s["size"] for s in answer["sizes"]] == overall and answer["advised_size"] in overall
+    assert guide.advise(shopper, "another-new-item")["sizes"] == answer["sizes"]  # no per-item guess
 
 
 def test_guide_round_trips_through_its_folder(guide, tmp_path):

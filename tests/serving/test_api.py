@@ -22,11 +22,27 @@ def test_livez_and_readyz_answer_200_once_models_are_loaded(server):
     assert httpx.get(f"{server.url}/readyz").status_code == 200
 
 
-def test_metrics_are_prometheus_text_with_request_counts(server):
+def generate_requests(server) -> dict[str, float]:
+    """Requests to /generate counted by the service's /metrics, per HTTP status."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{server.url}/metrics").text):
+        for sample in family.samples:
+            if sample.name.endswith("request_total") and sample.labels.get("endpoint") == "/generate":
+                code = sample.labels["http_response_code"]
+                counts[code] = counts.get(code, 0.0) + sample.value
+    return counts
+
+
+def test_metrics_count_each_endpoints_answers_and_rejections_separately(server):
+    before = generate_requests(server)
     post(server, "/generate", {"category": "dress"})
-    text = httpx.get(f"{server.url}/metrics").text
-    assert "# TYPE" in text
-    assert "request_total" in text
+    post(server, "/generate", {"category": "spacesuit"})
+    post(server, "/generate", {"category": "spacesuit"})
+    after = generate_requests(server)
+    grew = {code: after[code] - before.get(code, 0.0) for code in after if after[code] != before.get(code)}
+    assert grew == {"200": 1.0, "400": 2.0}  # an operator sees the share of rejected requests
 
 
 def test_generate_returns_n_png_images_of_the_named_category(server):

@@ -93,7 +93,9 @@ def rollback_model(ctx: typer.Context, name: str, to: str, reason: str) -> None:
 def run() -> None:
     """Console-script entry point: expected errors become one clear line and exit code 2."""
     from fitting_room.errors import FittingRoomError
+    from fitting_room.logs import configure_logging
 
+    configure_logging()
     try:
         app()
     except FittingRoomError as err:

@@ -52,9 +52,21 @@ class TrackingCheckConfig(Section):
     timeout_s: float = Field(5.0, gt=0)  # per-attempt HTTP timeout (seconds)
 
 
+class TaskRetriesConfig(Section):
+    """Prefect retries of the tasks that are safe to repeat (``dvc push``, the drift record).
+
+    Stage tasks are not retried: a stage that failed its gate or its data checks fails the
+    same way again, and DVC already resumes from the stages that finished.
+    """
+
+    retries: int = Field(2, ge=0, le=10)  # extra attempts after a failure (0 = none)
+    delay_s: float = Field(10.0, ge=0)  # wait before each retry (seconds)
+
+
 class OpsConfig(Section):
     schedule: ScheduleConfig = ScheduleConfig()
     lock: LockConfig = LockConfig()
     drift: DriftConfig = DriftConfig()
     tracking_check: TrackingCheckConfig = TrackingCheckConfig()
+    task_retries: TaskRetriesConfig = TaskRetriesConfig()
     audit_experiment: str = Field("fitting-room-ops", min_length=1)  # MLflow experiment of ops runs

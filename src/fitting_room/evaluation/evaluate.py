@@ -6,6 +6,8 @@ baseline, noisy real images) with exactly the same code and settings.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from fitting_room.evaluation.registry import Features, MetricInputs, compute_met
 from fitting_room.files import atomic_write_json
 from fitting_room.gan.data import ImageSplit, check_shape, load_split
 
+log = logging.getLogger(__name__)
 Sampler = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (labels, seeds) -> uint8 images
 
 
@@ -116,10 +119,18 @@ def evaluate_generator(
     model_dir = Path(model_dir or cfg.gan.model_dir)
     train, test = load_split(images_dir, "train"), load_split(images_dir, "test")
     check_shape(test, cfg.data.images.resolution, cfg.data.images.channels, str(images_dir / "test.npz"))
+    start = time.perf_counter()
     generator = load_generator(model_dir)
+    log.info("1/3 loading (or training) the evaluation classifier")
     classifier = load_or_train_classifier(images_dir, ev.classifier, cfg.seed)
+    log.info(
+        "2/3 scoring the generator against %d test images (%.0f s so far)",
+        len(test.images),
+        time.perf_counter() - start,
+    )
     scores = score_sampler(lambda y, s: generate(generator, y, s), classifier, train, test, ev)
     metrics = scores.metrics
+    log.info("scored in %.0f s", time.perf_counter() - start)
     metrics_path = write_metrics(metrics, ev.reports_dir / "metrics.json")
     rows = per_class_rows(scores.real, scores.fake, metrics, generator.class_names)
     shown = np.concatenate([np.flatnonzero(scores.fake.labels == c)[:8] for c in range(test.num_classes)])
@@ -127,6 +138,7 @@ def evaluate_generator(
     plots = write_plots(rows, grid, ev.reports_dir / "plots")
     if not register:
         return EvaluationResult(metrics, metrics_path, None, None, None)
+    log.info("3/3 logging to MLflow, registering the generator and applying the gate")
     gate, version, alias = _register_and_gate(cfg, metrics, model_dir, [metrics_path, *plots])
     result = EvaluationResult(metrics, metrics_path, gate, version, alias)
     if not gate.passed:

@@ -80,31 +80,57 @@ class Checkpointer(keras.callbacks.Callback):
 
 
 class ProgressBar(keras.callbacks.Callback):
-    """A tqdm bar over optimisation steps (with ETA), starting at the resumed step."""
+    """A tqdm bar over the run's limit: the wall-clock budget or the step limit, whichever is nearer.
 
-    def __init__(self, total: int, initial: int):
+    Training stops at the first of ``max_steps`` and ``budget_seconds`` (:class:`StopConditions`),
+    so the bar shows the larger of the two fractions done: its ETA is the time left of the
+    budget when the clock binds (the usual case) and the steps' ETA when the step limit does.
+    The postfix names the step reached and the latest losses.
+    """
+
+    def __init__(self, max_steps: int, budget_seconds: float, initial_step: int):
         super().__init__()
-        self.total, self.initial = total, initial
+        self.max_steps, self.budget_seconds, self.initial_step = max_steps, budget_seconds, initial_step
         self.bar: Any = None
+        self._losses: dict[str, str] = {}
+        self._start = time.monotonic()
+
+    def fraction_done(self, step: int) -> float:
+        """Share of this run done at ``step``: the larger of time used and steps taken (0-1)."""
+        by_time = (time.monotonic() - self._start) / max(self.budget_seconds, 1e-9)
+        by_steps = (step - self.initial_step) / max(self.max_steps - self.initial_step, 1)
+        return min(max(by_time, by_steps), 1.0)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         import sys
 
         from tqdm.auto import tqdm
 
-        # In DVC/Prefect/CI logs every redraw is a new chunk of text: redraw rarely there.
+        # In DVC/Prefect/CI logs every redraw is a new line of text: redraw rarely there.
         every = 2 if sys.stderr.isatty() else 60
+        self._start = time.monotonic()
+        minutes, seconds = divmod(round(self.budget_seconds), 60)
         self.bar = tqdm(
-            total=self.total, initial=self.initial, unit="step", desc="train-gan", mininterval=every
+            total=round(self.budget_seconds),
+            desc="train-gan",
+            mininterval=every,
+            # e.g. "train-gan:  45%|█████     | 13:30 elapsed, 16:30 left of 30:00, step=6486/100000, ..."
+            bar_format=f"{{desc}}: {{percentage:3.0f}}%|{{bar:20}}| {{elapsed}} elapsed, {{remaining}} left "
+            f"of {minutes:02d}:{seconds:02d}{{postfix}}",
         )
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self.bar.update(1)
-        if batch % 20 == 0 and logs:
-            self.bar.set_postfix({k: f"{float(v):.3f}" for k, v in logs.items()}, refresh=False)
+        step = int(self.model.step.numpy())
+        if batch % 20 == 0:  # reading the losses syncs with the device: not every step
+            self._losses = {k: f"{float(v):.3f}" for k, v in (logs or {}).items()}
+            self.bar.set_postfix({"step": f"{step}/{self.max_steps}", **self._losses}, refresh=False)
+        # tqdm redraws at most every ``mininterval`` seconds however often n moves
+        self.bar.update(self.fraction_done(step) * self.bar.total - self.bar.n)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.bar is not None:
+            step = int(self.model.step.numpy())  # the last line names the step training ended at
+            self.bar.set_postfix({"step": f"{step}/{self.max_steps}", **self._losses}, refresh=False)
             self.bar.close()
 
 

@@ -20,12 +20,17 @@ except ImportError:  # pragma: no cover
 class GeneratorModel(PythonModel):
     """pyfunc wrapper around a folder written by :func:`fitting_room.gan.generate.save_generator`."""
 
+    # MLflow reads a hint on predict's input as its schema, warns that `Any` is none and (without
+    # this flag) that a missing hint is missing: the input is left unannotated and the
+    # signature comes from the input example (generator) or the model's own checks (guide)
+    _skip_type_hint_validation = True
+
     def load_context(self, context: Any) -> None:
         from fitting_room.gan.generate import load_generator
 
         self.generator = load_generator(context.artifacts["generator_dir"])
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> np.ndarray:
+    def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> np.ndarray:
         from fitting_room.gan.generate import generate, resolve_category
 
         names = self.generator.class_names

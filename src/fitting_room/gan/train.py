@@ -294,7 +294,7 @@ def _callbacks(run: _Run, use_mlflow: bool) -> tuple[Any, Any, list[Any]]:
         stop,  # before the checkpointer: a non-finite step must be seen before it runs
         cb.Checkpointer(run.save_checkpoint, t.checkpoint_every),
         logger,
-        *([cb.ProgressBar(t.steps, run.start)] if run.chief else []),
+        *([cb.ProgressBar(t.steps, t.budget_minutes * 60, run.start)] if run.chief else []),
         *([late] if late is not None else []),
     ]
     return stop, logger, callbacks
@@ -338,6 +338,7 @@ def _fit(run: _Run, callbacks: list[Any], stop: Any) -> None:
             initial_epoch=run.start // steps_per_epoch,
             steps_per_epoch=steps_per_epoch,
             callbacks=callbacks,
+            shuffle=False,  # the dataset shuffles itself; Keras warns that it would ignore True
             verbose=0,
         )
     except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError) as err:

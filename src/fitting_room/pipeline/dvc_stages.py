@@ -1,28 +1,43 @@
 """Run DVC stages one at a time, so DVC's cache decides what re-runs.
 
-The Prefect flow calls :func:`repro_stage` per stage (retries, logs and artifacts are
-Prefect's; "is this stage up to date?" is DVC's). Stage commands run in subprocesses with
-this interpreter's ``bin`` folder first on ``PATH``, so ``python -m fitting_room`` and
+The Prefect flow calls :func:`repro_stage` per stage (logs and artifacts are Prefect's;
+"is this stage up to date?" is DVC's). Stage commands run in subprocesses with this
+interpreter's ``bin`` folder first on ``PATH``, so ``python -m fitting_room`` and
 ``fitting-room`` resolve to the same environment whether or not it is activated.
+
+Given a ``log`` callable, :func:`repro_stage` hands it every line the stage command prints
+(as it prints it) and DVC's own messages, instead of letting both write straight to the
+terminal: the Prefect task passes its run logger, so a 30-minute ``train_gan`` shows its
+progress in the Prefect UI and each message appears once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from fitting_room.errors import FittingRoomError
+from fitting_room.logs import has_nvidia_driver, is_expected_noise
 
 
 class StageFailed(FittingRoomError):
-    """A DVC stage's command failed; its own error was printed above."""
+    """A DVC stage's command failed; its own error was printed above (and ends this message)."""
+
+
+LineSink = Callable[[str], None]
+TAIL_LINES = 20  # last lines of a failed stage's output repeated in the StageFailed message
 
 
 @dataclass(frozen=True)
@@ -67,28 +82,133 @@ def stage_environment(variables: dict[str, str], root: str | Path) -> Iterator[N
                 os.environ[key] = value
 
 
-def repro_stage(name: str, root: str | Path = ".") -> StageOutcome:
+def repro_stage(name: str, root: str | Path = ".", log: LineSink | None = None) -> StageOutcome:
     """Reproduce one stage if (and only if) its dependencies changed.
 
+    Args:
+        name: stage name in ``dvc.yaml``.
+        root: project root.
+        log: receives each output line of the stage command and each DVC message, as they
+            come; None leaves both on the terminal as ``dvc repro`` would.
+
     Raises:
-        StageFailed: naming the stage, when its command exits non-zero.
+        StageFailed: naming the stage, when its command exits non-zero (with the last lines
+            of its output when ``log`` took them).
     """
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
     environment_for_stages()
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
     start = time.perf_counter()
     try:
-        with Repo(str(root)) as repo:
+        with contextlib.ExitStack() as stack:
+            if log is not None:
+                sink = _remembering(log, tail)
+                stack.enter_context(_dvc_messages_to(sink))
+                stack.enter_context(_stage_output_to(sink))
+            repo = stack.enter_context(Repo(str(root)))
+            # "git add dvc.lock" after every stage is noise; the flow says it once at the end
+            repo.scm_context.quiet = log is not None
             ran = repo.reproduce(name, single_item=True)
     except DvcException as err:
         cause = err.__cause__ or err
-        raise StageFailed(f"stage {name!r} failed: {cause}") from None
+        output = ("\n" + "\n".join(f"  | {line}" for line in tail)) if tail else ""
+        raise StageFailed(f"stage {name!r} failed: {cause}{output}") from None
     return StageOutcome(name, bool(ran), time.perf_counter() - start)
 
 
-def push_outputs(root: str | Path = ".") -> str | None:
+def _remembering(log: LineSink, tail: deque[str]) -> LineSink:
+    def sink(line: str) -> None:
+        tail.append(line)
+        log(line)
+
+    return sink
+
+
+class _LineHandler(logging.Handler):
+    """Hands each DVC log record's text to a line sink (DVC's own handlers are set aside)."""
+
+    def __init__(self, sink: LineSink):
+        super().__init__(logging.INFO)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().strip()
+        if text:
+            self.sink(text if record.levelno < logging.WARNING else f"{record.levelname}: {text}")
+
+
+@contextlib.contextmanager
+def _dvc_messages_to(sink: LineSink) -> Iterator[None]:
+    """Send the ``dvc`` logger's records to ``sink`` only.
+
+    Outside its CLI, DVC keeps the console handlers it installs at import and also
+    propagates to the root logger, which Prefect prints again: every message twice.
+    """
+    dvc_logger = logging.getLogger("dvc")
+    saved = dvc_logger.handlers[:], dvc_logger.propagate
+    dvc_logger.handlers = [_LineHandler(sink)]
+    dvc_logger.propagate = False
+    try:
+        yield
+    finally:
+        dvc_logger.handlers, dvc_logger.propagate = saved
+
+
+@contextlib.contextmanager
+def _stage_output_to(sink: LineSink) -> Iterator[None]:
+    """Run stage commands with stdout and stderr piped to ``sink`` line by line, as they come.
+
+    DVC starts each command through ``dvc.stage.run._run(executable, cmd, **popen_kwargs)``
+    with the terminal inherited; this swaps in a runner that pipes it instead (the pinned DVC's
+    hook point; ``tests/pipeline`` fails if a DVC upgrade moves it).
+    """
+    from dvc.stage import run as dvc_run
+    from dvc.stage.exceptions import StageCmdFailedError
+
+    gpu = has_nvidia_driver()
+
+    def run(executable: str | None, cmd: str, **kwargs) -> None:
+        kwargs["env"] = {**kwargs.get("env", os.environ), "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(
+            dvc_run._make_cmd(executable, cmd),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,  # universal newlines: a progress bar's "\r" redraw arrives as a line
+            errors="replace",
+            bufsize=1,
+            **kwargs,
+        )
+        assert process.stdout is not None
+        # as DVC does: Ctrl-C reaches the stage command (same process group), which stops first
+        in_main = threading.current_thread() is threading.main_thread()
+        old_handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+        try:
+            with process:
+                for line in process.stdout:
+                    if line.strip() and not is_expected_noise(line, gpu):
+                        sink(line.rstrip())
+        finally:
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
+        if process.returncode != 0:
+            raise StageCmdFailedError(cmd, process.returncode)
+
+    saved = dvc_run._run
+    dvc_run._run = run
+    try:
+        yield
+    finally:
+        dvc_run._run = saved
+
+
+def push_outputs(root: str | Path = ".", log: LineSink | None = None) -> str | None:
     """Push DVC-tracked outputs to the default remote; returns its name (None: no remote).
+
+    Args:
+        root: project root.
+        log: receives DVC's messages (None: DVC prints them).
 
     Raises:
         FittingRoomError: naming the remote when it cannot be reached; local work is kept.
@@ -96,7 +216,10 @@ def push_outputs(root: str | Path = ".") -> str | None:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    with Repo(str(root)) as repo:
+    with contextlib.ExitStack() as stack:
+        if log is not None:
+            stack.enter_context(_dvc_messages_to(log))
+        repo = stack.enter_context(Repo(str(root)))
         remote = repo.config.get("core", {}).get("remote")
         if not remote:
             return None

@@ -22,12 +22,17 @@ except ImportError:  # pragma: no cover
 
 
 class AdvisorModel(PythonModel):
+    # MLflow reads a hint on predict's input as its schema, warns that `Any` is none and (without
+    # this flag) that a missing hint is missing: the input is left unannotated and the
+    # signature comes from the input example (generator) or the model's own checks (guide)
+    _skip_type_hint_validation = True
+
     def load_context(self, context: Any) -> None:
         from fitting_room.recommender.guide import ShoppingGuide
 
         self.guide = ShoppingGuide.load(context.artifacts["guide_dir"])
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> Any:
         import pandas as pd
 
         proba, advised = self.guide.advisor.advise(pd.DataFrame(model_input))
@@ -37,12 +42,17 @@ class AdvisorModel(PythonModel):
 
 
 class RecommenderModel(PythonModel):
+    # MLflow reads a hint on predict's input as its schema, warns that `Any` is none and (without
+    # this flag) that a missing hint is missing: the input is left unannotated and the
+    # signature comes from the input example (generator) or the model's own checks (guide)
+    _skip_type_hint_validation = True
+
     def load_context(self, context: Any) -> None:
         from fitting_room.recommender.guide import ShoppingGuide
 
         self.guide = ShoppingGuide.load(context.artifacts["guide_dir"])
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+    def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> Any:
         import pandas as pd
 
         from fitting_room.recommender.guide import ShopperProfile

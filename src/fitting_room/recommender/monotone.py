@@ -1,17 +1,21 @@
 """Size-monotone fit probabilities: the advisor's guarantee as a property of prediction.
 
 "For the same shopper and garment, a larger size never gets a higher P(small) nor a lower
-P(large)" is enforced here rather than inside the trees. The advisor scores a shopper at every
-size of the garment's *size grid* (a fixed, per-garment list: its most-rented sizes, else its
-category's, else the overall ones), projects the curves onto monotone ones, and reads any
-asked size off the projected curves by linear interpolation (clamped at the grid's ends).
-Because the grid never depends on the size asked about, the answer for every size comes from
-one monotone curve, so the guarantee holds for any shopper, garment and size, seen or not.
+P(large)" holds as a property of prediction. By default the trees are also constrained along
+every size feature (``recommender.advisor.monotone_constraints: all``), and whatever the trees
+do, the advisor scores a shopper at every size of the garment's *size grid* (a fixed,
+per-garment list: its most-rented sizes, else its category's, else the overall ones), projects
+the curves onto monotone ones here, and reads any asked size off the projected curves by
+linear interpolation (clamped at the grid's ends). Because the grid never depends on the size
+asked about, the answer for every size comes from one monotone curve, so the guarantee holds
+for any shopper, garment and size, seen or not, and for every ``monotone_constraints`` setting.
 
-Why not LightGBM monotone constraints alone: in observational data shoppers *choose* their
-size, so the rented size also says how big the shopper is; constraining every tree along size
-throws that information away (measured on RentTheRunway: about 0.02 mean AUC). Projecting the
-prediction keeps it where it does not contradict the guarantee.
+Why the projection and not the constraints alone: a constrained tree ensemble is monotone per
+size feature, but size enters through several derived features (size minus the item's usual
+size, ...) and the interpolation between grid sizes; the projection makes the guarantee not
+depend on how those interact. ``relative`` and ``none`` leave some or all size features
+unconstrained (in observational data the rented size also says how big the shopper is), and
+the projection alone then carries the guarantee; ``docs/shopping_guide.md`` has their measured AUC.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -30,6 +31,7 @@ from fitting_room.recommender.guide import save_guide
 from fitting_room.recommender.splits import random_split, time_split
 from fitting_room.recommender.storage import write_json
 
+log = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("user_id", "item_id", "fit", "size", "category", "rented_for", "review_date")
 
 
@@ -69,14 +71,20 @@ def train_guide(frame: pd.DataFrame, cfg: Config, model_dir: Path) -> dict[str, 
         frame = frame.sample(rc.max_rows, random_state=cfg.seed)
     start = time.perf_counter()
     train, val, test = random_split(frame, rc.split.val_fraction, rc.split.test_fraction, cfg.seed)
+    log.info("1/4 fitting the advisor on %d transactions (%d for early stopping)", len(train), len(val))
     advisor, facts = train_advisor(train, val, rc.advisor, cfg.seed)
     metrics = {**facts, **evaluate_fit(advisor, test)}
+    log.info("advisor: %.0f s; scoring the ranking on a time split", time.perf_counter() - start)
 
     time_train, time_test = time_split(frame, rc.split.time_holdout_fraction)
+    log.info("2/4 building the catalog index on the %d earlier transactions", len(time_train))
     index = build_catalog(time_train, rc.ranker, rc.category_classes, rc.default_class)
+    log.info("3/4 ranking %d held-out later transactions against the baselines", len(time_test))
     metrics.update(evaluate_ranking(index, advisor, time_train, time_test, rc.ranker, cfg.seed))
+    log.info("4/4 building the shipped catalog index on all %d transactions", len(frame))
     shipped = build_catalog(frame, rc.ranker, rc.category_classes, rc.default_class)
     metrics["train_seconds"] = time.perf_counter() - start
+    log.info("guide trained in %.0f s; saving it", metrics["train_seconds"])
     metrics["catalog_items"] = float(len(shipped))
     info = {"rows": len(frame), "seed": cfg.seed, "profile": cfg.profile, "metrics": metrics}
     body = fit_body_model(frame, rc.body_min_rows)  # the try-on view's measurement imputer
@@ -143,6 +151,7 @@ def _track(
 
     rc = cfg.recommender
     names = {"advisor": rc.registered_advisor, "recommender": rc.registered_recommender}
+    log.info("logging to MLflow, registering the guide and applying the gate")
     with stage_run(cfg, "fit_recommender", root) as run:
         log_flat_params(rc.model_dump(mode="json", exclude={"category_classes"}), prefix="recommender")
         mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)})

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ from fitting_room.errors import FittingRoomError, GateFailed
 from fitting_room.files import atomic_write_json
 from fitting_room.serving.args import ADVISOR_MODEL, GENERATOR_MODEL, RECOMMENDER_MODEL, service_args
 
+log = logging.getLogger(__name__)
 CURRENT_FILE = "current.json"
 LINEAGE_TAGS = ("git_commit", "data_version", "params_hash", "profile")
 
@@ -192,9 +194,11 @@ def package(cfg: Config, root: str | Path = ".") -> PackageResult:
         log_flat_params(cfg.as_dict()["serving"], "serving")
         client = mlflow.MlflowClient()
         fallback = lineage_tags(cfg, root)
+        roles = served_roles(cfg)
+        log.info("1/3 importing the champions of %s into the BentoML store", ", ".join(roles))
         models = tuple(
             import_champion(client, role, registered, bento_name, fallback)
-            for role, (registered, bento_name) in served_roles(cfg).items()
+            for role, (registered, bento_name) in roles.items()
         )
         args = service_args(serving, {m.role: m.bentoml_tag for m in models})
         labels = {
@@ -205,8 +209,10 @@ def package(cfg: Config, root: str | Path = ".") -> PackageResult:
             "mlflow_run_id": run.info.run_id,
             **{f"{m.role}_version": m.mlflow_version for m in models},
         }
+        log.info("2/3 building the bento (bentoml build -f %s)", serving.bentofile)
         bento_tag = build_bento(cfg, args, labels, root)
         mlflow.set_tag("bento", bento_tag)
+        log.info("3/3 smoke check: serving %s on a free loopback port and calling every endpoint", bento_tag)
         reports = root / serving.reports_dir
         reports.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
