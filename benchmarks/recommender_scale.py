@@ -132,6 +132,58 @@ def recall(index, ann, queries, ranker) -> dict[str, float]:
     return {"mean": float(np.mean(hits)), "min": float(np.min(hits)), "queries": len(hits)}
 
 
+def compare_variants(index, queries, ranker, threads: int) -> dict[str, dict]:
+    """Why the index is built as it is: dense-score recall@100 and bytes of the alternatives.
+
+    ``ip``: usearch's inner-product metric on the raw vectors; ``l2_augmented``: the MIPS -> L2
+    reduction without centring; ``shipped``: centred + augmented, f32 (what AnnIndex builds);
+    ``shipped_f16``: the same stored as half floats.
+    """
+    from usearch.index import Index
+
+    from fitting_room.recommender.retrieval import shopper_vectors
+
+    vectors = index.item_vectors()
+    users = shopper_vectors(index, queries, ranker)
+    exact = np.argsort(-(users @ vectors.T), axis=1)[:, :CANDIDATES]
+
+    def augment(v: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(v, axis=1)
+        return np.hstack([v, np.sqrt(np.maximum(norms.max() ** 2 - norms**2, 0.0))[:, None]])
+
+    centred = augment(vectors - vectors.mean(axis=0))
+    variants = {
+        "ip": ("ip", "f32", vectors, users),
+        "l2_augmented": ("l2sq", "f32", augment(vectors), np.hstack([users, np.zeros((len(users), 1))])),
+        "shipped": ("l2sq", "f32", centred, np.hstack([users, np.zeros((len(users), 1))])),
+        "shipped_f16": ("l2sq", "f16", centred, np.hstack([users, np.zeros((len(users), 1))])),
+    }
+    out = {}
+    for name, (metric, dtype, items, queries_) in variants.items():
+        hnsw = Index(
+            ndim=items.shape[1],
+            metric=metric,
+            dtype=dtype,
+            connectivity=ranker.ann_connectivity,
+            expansion_add=ranker.ann_expansion_add,
+            expansion_search=ranker.ann_expansion_search,
+        )
+        t0 = time.perf_counter()
+        hnsw.add(np.arange(len(items), dtype=np.uint64), items.astype(np.float32), threads=threads)
+        build = time.perf_counter() - t0
+        hits = [
+            len(set(hnsw.search(q.astype(np.float32), CANDIDATES, threads=1).keys.tolist()) & set(e.tolist()))
+            for q, e in zip(queries_, exact, strict=True)
+        ]
+        out[name] = {
+            "recall_at_100": float(np.mean(hits)) / CANDIDATES,
+            "min": float(np.min(hits)) / CANDIDATES,
+            "index_mb": hnsw.memory_usage / 2**20,
+            "build_seconds": build,
+        }
+    return out
+
+
 def seed_data(path: Path, cfg, seed: int):
     """Transactions to grow catalogs from: the RTR dev file, or synthetic shoppers without it."""
     from fitting_room.data.clothing_fit import parse_clothing_fit
@@ -154,6 +206,7 @@ def main() -> None:
     parser.add_argument("--recall-queries", type=int, default=200)
     parser.add_argument("--build-threads", type=int, default=2, help="usearch build threads (0 = all cores)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--variants", type=int, help="only compare index variants on a catalog of N items")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # child mode: guide folder
     parser.add_argument("--bodies", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -188,6 +241,13 @@ def main() -> None:
     queries = [Query(p.shopper_row(), p.occasion, tuple(p.categories), tuple(p.history)) for p in profiles]
     del train, val, frame
 
+    if args.variants:
+        index = scale_catalog(seed_index, args.variants, seed=args.seed)
+        out["variants_items"] = args.variants
+        out["variants"] = compare_variants(index, queries, rc.ranker, args.build_threads)
+        out["load_average_end"] = os.getloadavg()
+        print(json.dumps(out, indent=2))
+        return
     out["sizes"] = {}
     with tempfile.TemporaryDirectory(prefix="recommender-scale-") as tmp:
         (Path(tmp) / "bodies.json").write_text(json.dumps(bodies[: args.requests]))

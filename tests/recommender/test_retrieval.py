@@ -14,7 +14,7 @@ from fitting_room.recommender import ranker as ranker_module
 from fitting_room.recommender.catalog import BODY, CatalogIndex
 from fitting_room.recommender.guide import ShopperProfile, ShoppingGuide, save_guide
 from fitting_room.recommender.ranker import Query, exact_candidates, rank, retrieval_scores
-from fitting_room.recommender.retrieval import ANN_FILE, AnnIndex, shopper_vectors
+from fitting_room.recommender.retrieval import ANN_FILE, AnnIndex, dense_scores, shopper_vectors
 from fitting_room.recommender.synthetic import scale_catalog
 
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
@@ -90,6 +90,17 @@ def test_inner_product_scores_rank_like_the_term_by_term_scorer(synthetic, guide
             ranked = old[row, np.argsort(-new[row], kind="stable")]
             ranked = ranked[np.isfinite(ranked)]
             assert np.all(np.diff(ranked) <= 1e-9)
+
+
+def test_dense_scores_are_the_inner_product_of_shopper_and_item_vectors(synthetic, guide):
+    index = scale_catalog(guide.index, 500, seed=3)
+    vectors = shopper_vectors(index, shopper_queries(synthetic, index), ANN_RANKER)
+    items = index.item_vectors()
+    assert items.shape == (len(index), index.vector_dims) == (len(index), vectors.shape[1])
+    some = np.array([4, 0, 499, 77])
+    for v in vectors:
+        np.testing.assert_allclose(dense_scores(index, v), items @ v, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dense_scores(index, v, some), items[some] @ v, rtol=1e-12, atol=1e-12)
 
 
 def test_ann_and_exact_paths_return_the_same_top_k_above_the_threshold(synthetic, large_guide):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -62,11 +61,6 @@ class CatalogIndex:
         """Length of an item (and shopper) retrieval vector, see :meth:`item_vectors`."""
         return 1 + len(self.occasions) + len(BODY) + len(self.category_vocab)
 
-    @cached_property
-    def vectors(self) -> np.ndarray:
-        """Every item's retrieval vector, built once for the exact scorer (small catalogs)."""
-        return self.item_vectors()
-
     def item_vectors(self, positions: np.ndarray | None = None) -> np.ndarray:
         """Retrieval vectors of items (all of them when ``positions`` is None), float64.
 
@@ -74,6 +68,8 @@ class CatalogIndex:
         one-hot]``: the dense retrieval score is the inner product of this with the shopper
         vector of :func:`fitting_room.recommender.retrieval.shopper_vectors`, whose blocks
         carry the weights, the occasion one-hot, the user tower and the category lift.
+        The ANN index is built from these; requests score through
+        :func:`~fitting_room.recommender.retrieval.dense_scores`, the same sum by blocks.
         """
         at = np.arange(len(self)) if positions is None else np.asarray(positions, dtype=np.int64)
         codes = self.category_codes[at]

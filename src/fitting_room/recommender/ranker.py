@@ -24,7 +24,7 @@ import numpy as np
 from fitting_room.config.recommender import RankerConfig
 from fitting_room.recommender.catalog import BODY, CatalogIndex
 from fitting_room.recommender.catalog_fit import CatalogFit
-from fitting_room.recommender.retrieval import AnnIndex, shopper_vectors
+from fitting_room.recommender.retrieval import AnnIndex, dense_scores, shopper_vectors
 
 SHOPPER_COLUMNS = (*BODY, "body_type", "rented_for", "user_id", "bust_cm", "shoe_size")
 
@@ -53,8 +53,10 @@ def retrieval_scores(index: CatalogIndex, queries: list[Query], cfg: RankerConfi
     The dense terms are one inner product of shopper and item vectors (:mod:`.retrieval`),
     the history term is added per shopper.
     """
-    scores = shopper_vectors(index, queries, cfg) @ index.vectors.T
+    vectors = shopper_vectors(index, queries, cfg)
+    scores = np.empty((len(queries), len(index)))
     for row, q in enumerate(queries):
+        scores[row] = dense_scores(index, vectors[row])
         hist = index.indices(list(q.history))
         if len(hist):
             neigh, sims = index.neighbours[hist].ravel(), index.similarities[hist].ravel()
@@ -94,7 +96,7 @@ def ann_candidates(
         neigh, sims = index.neighbours[hist].ravel(), index.similarities[hist].ravel()
         ok = neigh >= 0
         pool = np.union1d(found, neigh[ok])
-        scores = index.item_vectors(pool) @ vectors[row]
+        scores = dense_scores(index, vectors[row], pool)
         if len(hist):
             at = np.searchsorted(pool, neigh[ok])
             scores += cfg.w_history * np.bincount(at, weights=sims[ok], minlength=len(pool))

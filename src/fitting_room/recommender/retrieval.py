@@ -76,6 +76,30 @@ def shopper_vectors(index: CatalogIndex, queries: list, cfg: RankerConfig) -> np
     return out
 
 
+def dense_scores(index: CatalogIndex, shopper: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+    """``<shopper vector, item vector>`` of items (every item when ``positions`` is None).
+
+    Computed block by block from the item vector's parts (a scaled row of popularity, of
+    each occasion the shopper has, of each body column, and a look-up of the category
+    block) instead of materialising the ``(n, dims)`` item matrix: the same sum, about
+    ``dims / 10`` times fewer operations, and no multi-threaded BLAS call on the request path
+    (under a loaded CPU, OpenBLAS threads made one 5,800-item product take 70 ms, measured).
+    """
+    at = slice(None) if positions is None else np.asarray(positions, dtype=np.int64)
+    n_occ, n_body = len(index.occasions), len(BODY)
+    scores = shopper[0] * index.log_popularity[at]
+    for k in np.flatnonzero(shopper[1 : 1 + n_occ]):
+        scores += shopper[1 + k] * index.log_occasion[k, at]
+    body = index.item_body[at]
+    for j in np.flatnonzero(shopper[1 + n_occ : 1 + n_occ + n_body]):
+        scores += shopper[1 + n_occ + j] * body[:, j]
+    lift = shopper[1 + n_occ + n_body :]
+    if lift.any():
+        codes = index.category_codes[at]
+        scores += np.where(codes >= 0, lift[np.maximum(codes, 0)], 0.0)
+    return scores
+
+
 @dataclass(frozen=True)
 class AnnIndex:
     """usearch HNSW over a catalog's centred, norm-augmented item vectors (keys = catalog positions)."""
