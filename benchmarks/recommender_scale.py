@@ -82,7 +82,7 @@ def serve(guide_dir: Path, bodies: list[dict], exact_requests: int) -> dict:
     """Child process: load the guide as the service does and time the /recommend call."""
     base = rss_mb()
     from fitting_room.recommender.guide import ShopperProfile
-    from fitting_room.recommender.ranker import Query, rank
+    from fitting_room.recommender.ranker import Query, ann_candidates, exact_candidates, rank
     from fitting_room.serving.shopping import load_guide, recommend
 
     imported = rss_mb()
@@ -96,13 +96,15 @@ def serve(guide_dir: Path, bodies: list[dict], exact_requests: int) -> dict:
     warm = rss_mb()  # the service is ready from here on
     ann_ms = [timed(lambda b=body: recommend(guide, ShopperProfile.parse(b), K)) for body in bodies]
     served = rss_mb()
-    exact_ms = []
+    exact_ms, retrieval_ann_ms, retrieval_exact_ms = [], [], []
+    index, ann, ranker = guide.index, guide.ann, guide.ranker
     for body in bodies[:exact_requests]:  # the exact scorer with the same fit re-rank
         p = ShopperProfile.parse(body)
-        query = Query(p.shopper_row(), p.occasion, tuple(p.categories), tuple(p.history))
-        exact_ms.append(
-            timed(lambda q=query: rank(guide.index, [q], guide.ranker, K, guide.catalog_fit, None))
-        )
+        q = [Query(p.shopper_row(), p.occasion, tuple(p.categories), tuple(p.history))]
+        exact_ms.append(timed(lambda q=q: rank(index, q, ranker, K, guide.catalog_fit, None)))
+        # retrieval alone, the part that grows with the catalog, both ways
+        retrieval_ann_ms.append(timed(lambda q=q: ann_candidates(index, ann, q, ranker, CANDIDATES)))
+        retrieval_exact_ms.append(timed(lambda q=q: exact_candidates(index, q, ranker, CANDIDATES)))
     return {
         "uses_ann": guide.ann is not None,
         "load_seconds": loaded_s,
@@ -115,6 +117,8 @@ def serve(guide_dir: Path, bodies: list[dict], exact_requests: int) -> dict:
         "cpu_ms_ann": percentiles([cpu for _, cpu in ann_ms]),
         "latency_ms_exact": percentiles([wall for wall, _ in exact_ms]),
         "cpu_ms_exact": percentiles([cpu for _, cpu in exact_ms]),
+        "cpu_ms_retrieval_only_ann": percentiles([cpu for _, cpu in retrieval_ann_ms]),
+        "cpu_ms_retrieval_only_exact": percentiles([cpu for _, cpu in retrieval_exact_ms]),
         "exact_requests": len(exact_ms),
     }
 
