@@ -113,7 +113,7 @@ class ShoppingGuide:
         """The ANN index behind retrieval; None below ``ranker.ann_min_items`` (exact scoring)."""
         if len(self.index) < self.ranker.ann_min_items:
             return None
-        return self._ann or AnnIndex.build(self.index, self.ranker)
+        return self._ann if self._ann is not None else AnnIndex.build(self.index, self.ranker)
 
     @cached_property
     def catalog_fit(self) -> CatalogFit:
@@ -215,6 +215,6 @@ def save_guide(
     advisor.save(path / "advisor")
     index.save(path / "catalog")
     if len(index) >= ranker.ann_min_items:
-        (ann or AnnIndex.build(index, ranker)).save(path / "catalog")
+        (ann if ann is not None else AnnIndex.build(index, ranker)).save(path / "catalog")
     write_json(path / "guide.json", {**info, "ranker": ranker.model_dump(mode="json")})
     return path

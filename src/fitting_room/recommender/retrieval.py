@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from fitting_room.config.recommender import RankerConfig
 from fitting_room.errors import DataError
 from fitting_room.recommender.catalog import BODY, CatalogIndex
 from fitting_room.recommender.storage import atomic_write, write_json
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 ANN_FILE = "ann.usearch"  # the HNSW graph and vectors, in usearch's own binary format
 ANN_META = "ann.json"
@@ -104,7 +108,7 @@ def dense_scores(index: CatalogIndex, shopper: np.ndarray, positions: np.ndarray
 class AnnIndex:
     """usearch HNSW over a catalog's centred, norm-augmented item vectors (keys = catalog positions)."""
 
-    hnsw: object  # usearch.index.Index
+    hnsw: Index  # usearch HNSW
     layout: dict  # vector_layout() of the catalog it was built for
 
     @classmethod
@@ -174,12 +178,12 @@ class AnnIndex:
         hnsw = Index.restore(str(path / ANN_FILE), view=True)
         if hnsw is None or len(hnsw) != len(index) or hnsw.ndim != index.vector_dims + 1:
             raise DataError(f"{path / ANN_FILE}: unreadable or not matching {meta_path}; refit the guide")
-        hnsw.expansion_search = cfg.ann_expansion_search
+        hnsw.expansion_search = cfg.ann_expansion_search  # type: ignore[misc]  # usearch's stub omits the setter
         return cls(hnsw, meta["layout"])
 
 
 def _num(value: object) -> float:
     try:
-        return float(value) if value is not None else np.nan
+        return float(value) if value is not None else np.nan  # type: ignore[arg-type]  # bad values -> NaN
     except (TypeError, ValueError):
         return np.nan
