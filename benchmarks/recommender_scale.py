@@ -234,7 +234,8 @@ def main() -> None:
     source, frame = seed_data(args.data, cfg, args.seed)
     train, val, _ = random_split(frame, rc.split.val_fraction, rc.split.test_fraction, args.seed)
     t0 = time.perf_counter()
-    advisor, _ = train_advisor(train, val, rc.advisor, args.seed)
+    # the variant comparison scores retrieval only: no advisor needed
+    advisor = None if args.variants else train_advisor(train, val, rc.advisor, args.seed)[0]
     seed_index = build_catalog(frame, rc.ranker, rc.category_classes, rc.default_class)
     knobs = {"candidates", "ann_min_items", "ann_connectivity", "ann_expansion_add", "ann_expansion_search"}
     out.update(data=source, rows=len(frame), seed_catalog_items=len(seed_index),

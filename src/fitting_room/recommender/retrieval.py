@@ -17,7 +17,7 @@ maximum inner product becomes minimum Euclidean distance after (1) centring the 
 (``<u, v - c> = <u, v> - <u, c>``, a per-query constant, so the ranking is unchanged and the
 norms shrink) and (2) appending ``sqrt(M^2 - |v|^2)`` to each item and 0 to each query (Bachrach
 et al., RecSys 2014): ``|u - v'|^2 = |u|^2 + M^2 - 2 <u, v>``. usearch's own ``ip`` metric on
-the raw vectors found almost none of the exact top 100 (recall 0.01 at 100k items, measured
+the raw vectors found almost none of the exact top 100 (recall 0.003 at 50k items, measured
 in docs/shopping_guide.md), because HNSW needs a metric in which an item is its own neighbour.
 """
 
