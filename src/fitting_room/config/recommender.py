@@ -48,6 +48,12 @@ class RankerConfig(Section):
     category_prior: float = Field(2.0, gt=0)  # pseudo-count mixing overall category shares into preferences
     eval_max_shoppers: int = Field(3000, ge=1)  # shoppers sampled for the ranking evaluation
     min_fit_probability: float = Field(0.02, gt=0, lt=1)  # floor of P(fit) inside the log
+    # catalogs with at least this many items retrieve through the approximate-nearest-neighbour
+    # index (usearch HNSW over the inner-product vectors); smaller ones score every item exactly
+    ann_min_items: int = Field(50_000, ge=1)
+    ann_connectivity: int = Field(16, ge=2, le=128)  # HNSW links per node ("M")
+    ann_expansion_add: int = Field(128, ge=1)  # HNSW candidate list while inserting ("efConstruction")
+    ann_expansion_search: int = Field(512, ge=1)  # HNSW candidate list per query ("ef"); recall vs time
     # weights of the score terms (log-popularity, log-occasion share, body affinity,
     # category preference, history similarity, log of the best P(fit))
     w_popularity: float = 1.0

@@ -41,8 +41,8 @@ class CatalogIndex:
     item_body: np.ndarray  # (n, d) shrunk mean standardised renter body (item tower)
     body_mean: np.ndarray  # (d,) standardisation of body features (user tower)
     body_std: np.ndarray  # (d,)
-    neighbours: np.ndarray  # (n, k) int item indices, -1 padded
-    similarities: np.ndarray  # (n, k) cosine similarities
+    neighbours: np.ndarray  # (n, k) int32 item indices, -1 padded
+    similarities: np.ndarray  # (n, k) float32 cosine similarities
     position: dict[str, int] = field(default_factory=dict, compare=False)  # item_id -> index
 
     def __post_init__(self) -> None:
@@ -55,6 +55,30 @@ class CatalogIndex:
     def indices(self, item_ids: list[str]) -> np.ndarray:
         """Positions of known items; unknown ids are dropped (the cold-start path)."""
         return np.array([self.position[i] for i in item_ids if i in self.position], dtype=np.int64)
+
+    @property
+    def vector_dims(self) -> int:
+        """Length of an item (and shopper) retrieval vector, see :meth:`item_vectors`."""
+        return 1 + len(self.occasions) + len(BODY) + len(self.category_vocab)
+
+    def item_vectors(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """Retrieval vectors of items (all of them when ``positions`` is None), float64.
+
+        Layout ``[log popularity | log P(item | occasion) per occasion | item tower | category
+        one-hot]``: the dense retrieval score is the inner product of this with the shopper
+        vector of :func:`fitting_room.recommender.retrieval.shopper_vectors`, whose blocks
+        carry the weights, the occasion one-hot, the user tower and the category lift.
+        The ANN index is built from these; requests score through
+        :func:`~fitting_room.recommender.retrieval.dense_scores`, the same sum by blocks.
+        """
+        at = np.arange(len(self)) if positions is None else np.asarray(positions, dtype=np.int64)
+        codes = self.category_codes[at]
+        one_hot = np.zeros((len(at), len(self.category_vocab)))
+        known = codes >= 0
+        one_hot[np.flatnonzero(known), codes[known]] = 1.0
+        return np.hstack(
+            [self.log_popularity[at, None], self.log_occasion[:, at].T, self.item_body[at], one_hot]
+        )
 
     def standardise_body(self, body: np.ndarray) -> np.ndarray:
         """User tower: z-scores of body features, missing -> 0 (the average shopper)."""
@@ -107,25 +131,60 @@ def build_catalog(
     items = pd.Index(sorted(frame["item_id"].astype(str).unique()))
     pos = items.get_indexer(frame["item_id"].astype(str))
     n = len(items)
+    weight = recency_weights(frame, cfg.recency_half_life_days)
+    decayed = np.bincount(pos, weights=weight, minlength=n)
+    occasions, log_occasion = occasion_popularity(frame, pos, weight, decayed, cfg.occasion_prior)
+    item_body, mean, std = body_towers(frame, pos, n, cfg.body_shrinkage)
+    categories, category_vocab, category_codes, category_share = item_categories(frame, pos, n)
+    classes = np.array([category_classes.get(c.lower(), default_class) for c in categories], dtype=str)
+    neighbours, similarities = item_knn(frame["user_id"].astype(str).to_numpy(), pos, n, cfg.knn_neighbours)
+    return CatalogIndex(
+        item_ids=items.to_numpy(dtype=str),
+        categories=categories,
+        generator_classes=classes,
+        occasions=occasions,
+        category_vocab=category_vocab,
+        category_codes=category_codes,
+        category_share=category_share,
+        log_popularity=np.log1p(decayed),
+        log_occasion=log_occasion,
+        item_body=item_body,
+        body_mean=mean,
+        body_std=std,
+        neighbours=neighbours,
+        similarities=similarities,
+    )
 
+
+def recency_weights(frame: pd.DataFrame, half_life_days: float) -> np.ndarray:
+    """Weight of each transaction, halving every ``half_life_days`` before the latest review."""
     dates = pd.to_datetime(frame["review_date"]) if "review_date" in frame else None
     if dates is not None and dates.notna().any():
-        age_days = (dates.max() - dates).dt.days.fillna(3650)  # undated rentals count as old.to_numpy()
+        age_days = (dates.max() - dates).dt.days.fillna(3650).to_numpy()  # undated rentals count as old
     else:
         age_days = np.zeros(len(frame))
-    weight = 0.5 ** (age_days / cfg.recency_half_life_days)
-    decayed = np.bincount(pos, weights=weight, minlength=n)
-    log_popularity = np.log1p(decayed)
-    overall = (decayed + 1e-3) / (decayed + 1e-3).sum()
+    return 0.5 ** (age_days / half_life_days)
 
+
+def occasion_popularity(
+    frame: pd.DataFrame, pos: np.ndarray, weight: np.ndarray, decayed: np.ndarray, prior: float
+) -> tuple[list[str], np.ndarray]:
+    """Occasion vocabulary and ``(n_occasions, n)`` log P(item | occasion), smoothed with overall."""
+    n = len(decayed)
+    overall = (decayed + 1e-3) / (decayed + 1e-3).sum()
     occasions = sorted(frame["rented_for"].dropna().astype(str).unique().tolist())
     occ_codes = pd.Categorical(frame["rented_for"], categories=occasions).codes
     log_occasion = np.zeros((len(occasions), n))
     for k in range(len(occasions)):
         counts = np.bincount(pos[occ_codes == k], weights=weight[occ_codes == k], minlength=n)
-        smoothed = (counts + cfg.occasion_prior * overall) / (counts.sum() + cfg.occasion_prior)
-        log_occasion[k] = np.log(smoothed)
+        log_occasion[k] = np.log((counts + prior * overall) / (counts.sum() + prior))
+    return occasions, log_occasion
 
+
+def body_towers(
+    frame: pd.DataFrame, pos: np.ndarray, n: int, shrinkage: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Item tower (mean standardised renter body, shrunk to 0) and the user tower's mean and std."""
     body = body_matrix(frame)
     with warnings.catch_warnings():  # a body column missing in every row (hips in RTR) is fine
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -137,33 +196,20 @@ def build_catalog(
     counts = np.zeros((n, len(BODY)))
     np.add.at(sums, pos, np.where(known, z, 0.0))
     np.add.at(counts, pos, known.astype(float))
-    item_body = sums / (counts + cfg.body_shrinkage)
+    return sums / (counts + shrinkage), mean, std
 
+
+def item_categories(
+    frame: pd.DataFrame, pos: np.ndarray, n: int
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """Each item's first known category, the vocabulary, codes (-1 unknown) and rental shares."""
     first_cat = frame.groupby(pos)["category"].agg(lambda s: s.dropna().iloc[0] if s.notna().any() else "")
     categories = first_cat.reindex(range(n)).fillna("").astype(str).to_numpy()
     category_vocab = sorted({c for c in categories if c})
     category_codes = pd.Categorical(categories, categories=category_vocab).codes.astype(np.int64)
     cat_counts = np.bincount(category_codes[pos][category_codes[pos] >= 0], minlength=len(category_vocab))
     category_share = (cat_counts + 1.0) / (cat_counts.sum() + len(category_vocab))
-    classes = np.array([category_classes.get(c.lower(), default_class) for c in categories], dtype=str)
-
-    neighbours, similarities = item_knn(frame["user_id"].astype(str).to_numpy(), pos, n, cfg.knn_neighbours)
-    return CatalogIndex(
-        item_ids=items.to_numpy(dtype=str),
-        categories=categories,
-        generator_classes=classes,
-        occasions=occasions,
-        category_vocab=category_vocab,
-        category_codes=category_codes,
-        category_share=category_share,
-        log_popularity=log_popularity,
-        log_occasion=log_occasion,
-        item_body=item_body,
-        body_mean=mean,
-        body_std=std,
-        neighbours=neighbours,
-        similarities=similarities,
-    )
+    return categories, category_vocab, category_codes, category_share
 
 
 def item_knn(users: np.ndarray, pos: np.ndarray, n_items: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -181,8 +227,9 @@ def item_knn(users: np.ndarray, pos: np.ndarray, n_items: int, k: int) -> tuple[
     co = (matrix.T @ matrix).tocsr()
     co.setdiag(0)
     co.eliminate_zeros()
-    neighbours = np.full((n_items, k), -1, dtype=np.int64)
-    similarities = np.zeros((n_items, k))
+    # int32/float32 halve the largest arrays of a big catalog (800 -> 400 MB at 1M items, k=50)
+    neighbours = np.full((n_items, k), -1, dtype=np.int32)
+    similarities = np.zeros((n_items, k), dtype=np.float32)
     for i in range(n_items):
         start, end = co.indptr[i], co.indptr[i + 1]
         if start == end:

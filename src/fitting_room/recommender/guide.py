@@ -27,6 +27,7 @@ from fitting_room.recommender.catalog import CatalogIndex
 from fitting_room.recommender.catalog_fit import CatalogFit
 from fitting_room.recommender.monotone import interpolate_rows
 from fitting_room.recommender.ranker import Query, rank
+from fitting_room.recommender.retrieval import AnnIndex
 
 # "34d"-style cup letters to the contract's cup index (aa=0 ... k=11, "d+" between d and dd)
 CUP_INDEX = {"aa": 0, "a": 1, "b": 2, "c": 3, "d": 4, "d+": 4.5, "dd": 5, "dd/e": 5, "e": 5,
@@ -89,7 +90,11 @@ class ShopperProfile(BaseModel):
 
 
 class ShoppingGuide:
-    """Fit advisor + recommender + preprocessing, loaded once, scored many times."""
+    """Fit advisor + recommender + preprocessing, loaded once, scored many times.
+
+    Catalogs of ``ranker.ann_min_items`` items or more retrieve through an ANN index: the one
+    given (loaded from the guide folder), else one built on first use.
+    """
 
     def __init__(
         self,
@@ -98,6 +103,7 @@ class ShoppingGuide:
         ranker: RankerConfig,
         info: dict,
         body: BodyModel | None = None,
+        ann: AnnIndex | None = None,
     ):
         self.advisor = advisor
         self.index = index
@@ -106,6 +112,14 @@ class ShoppingGuide:
         # the measurement imputer of the try-on view; a guide saved before it existed gets the
         # priors alone (no data-fit models), see fitting_room.recommender.body
         self.body = body or fit_body_model(pd.DataFrame())
+        self._ann = ann
+
+    @cached_property
+    def ann(self) -> AnnIndex | None:
+        """The ANN index behind retrieval; None below ``ranker.ann_min_items`` (exact scoring)."""
+        if len(self.index) < self.ranker.ann_min_items:
+            return None
+        return self._ann if self._ann is not None else AnnIndex.build(self.index, self.ranker)
 
     @cached_property
     def catalog_fit(self) -> CatalogFit:
@@ -114,19 +128,18 @@ class ShoppingGuide:
 
     @classmethod
     def load(cls, path: str | Path) -> ShoppingGuide:
-        """Load what :func:`save_guide` wrote (advisor/, catalog/, body.json, guide.json)."""
+        """Load what :func:`save_guide` wrote (advisor/, catalog/ with the ANN index if any, body.json,
+        guide.json)."""
         path = Path(path)
         meta = path / "guide.json"
         if not meta.exists():
             raise DataError(f"{path}: not a shopping-guide model directory (no guide.json)")
         info = json.loads(meta.read_text())
-        return cls(
-            FitAdvisor.load(path / "advisor"),
-            CatalogIndex.load(path / "catalog"),
-            RankerConfig.model_validate(info["ranker"]),
-            info,
-            BodyModel.load(path / "body.json") if (path / "body.json").exists() else None,
-        )
+        index = CatalogIndex.load(path / "catalog")
+        ranker = RankerConfig.model_validate(info["ranker"])
+        ann = AnnIndex.load(path / "catalog", index, ranker) if len(index) >= ranker.ann_min_items else None
+        body = BodyModel.load(path / "body.json") if (path / "body.json").exists() else None
+        return cls(FitAdvisor.load(path / "advisor"), index, ranker, info, body=body, ann=ann)
 
     def advise(
         self,
@@ -193,7 +206,7 @@ class ShoppingGuide:
         query = Query(
             profile.shopper_row(), profile.occasion, tuple(profile.categories), tuple(profile.history)
         )
-        ranking = rank(self.index, [query], self.ranker, k, self.catalog_fit)[0]
+        ranking = rank(self.index, [query], self.ranker, k, self.catalog_fit, self.ann)[0]
         return [
             {
                 "item_id": str(self.index.item_ids[i]),
@@ -218,13 +231,20 @@ def save_guide(
     ranker: RankerConfig,
     info: dict,
     body: BodyModel | None = None,
+    ann: AnnIndex | None = None,
 ) -> Path:
-    """Write the whole guide (pickle-free) so :meth:`ShoppingGuide.load` restores it."""
+    """Write the whole guide (pickle-free) so :meth:`ShoppingGuide.load` restores it.
+
+    A catalog of ``ranker.ann_min_items`` items or more also gets its ANN index in
+    ``catalog/`` (``ann``, or one built here: this runs at fit time).
+    """
     from fitting_room.recommender.storage import write_json
 
     advisor.save(path / "advisor")
     index.save(path / "catalog")
     if body is not None:
         body.save(path / "body.json")
+    if len(index) >= ranker.ann_min_items:
+        (ann if ann is not None else AnnIndex.build(index, ranker)).save(path / "catalog")
     write_json(path / "guide.json", {**info, "ranker": ranker.model_dump(mode="json")})
     return path

@@ -1,15 +1,18 @@
 """Ranking the catalog for a shopper: feature-tower retrieval, then a fit-aware re-rank.
 
-Retrieval scores every item with one vectorised sum of log-linear terms:
+Retrieval scores items with a sum of log-linear terms:
 
 ``w_popularity * log decayed popularity + w_occasion * log P(item | occasion)
 + w_body * <user tower, item tower> + w_category * log category lift
 + w_history * sum of kNN similarities to the shopper's past rentals``
 
 A brand-new shopper still gets a score from body, occasion and stated categories; history
-only adds. The top ``candidates`` are then re-ranked with the fit advisor:
-``+ w_fit * log max_size P(fit)``, so items the shopper is unlikely to fit in any available
-size sink.
+only adds. All terms but the history one are an inner product of a shopper vector and an item
+vector (:mod:`.retrieval`), so a large catalog retrieves its candidates through an
+approximate-nearest-neighbour index and a small one scores every item exactly.
+
+The top ``candidates`` are then re-ranked with the fit advisor: ``+ w_fit * log max_size
+P(fit)``, so items the shopper is unlikely to fit in any available size sink.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 from fitting_room.config.recommender import RankerConfig
 from fitting_room.recommender.catalog import BODY, CatalogIndex
 from fitting_room.recommender.catalog_fit import CatalogFit
+from fitting_room.recommender.retrieval import AnnIndex, dense_scores, shopper_vectors
 
 SHOPPER_COLUMNS = (*BODY, "body_type", "rented_for", "user_id", "bust_cm", "shoe_size")
 
@@ -44,34 +48,62 @@ class Ranking:
 
 
 def retrieval_scores(index: CatalogIndex, queries: list[Query], cfg: RankerConfig) -> np.ndarray:
-    """(n_queries, n_items) retrieval scores; items the shopper already rented get -inf."""
-    n = len(index)
-    body = np.array([[_num(q.shopper.get(c)) for c in BODY] for q in queries], dtype=float).reshape(
-        -1, len(BODY)
-    )
-    z = index.standardise_body(body)
-    scores = cfg.w_popularity * index.log_popularity[None, :] + cfg.w_body * (z @ index.item_body.T)
+    """(n_queries, n_items) exact retrieval scores; items the shopper already rented get -inf.
 
-    occ_pos = {o: i for i, o in enumerate(index.occasions)}
-    cat_pos = {c: i for i, c in enumerate(index.category_vocab)}
-    known_cat = index.category_codes >= 0
+    The dense terms are one inner product of shopper and item vectors (:mod:`.retrieval`),
+    the history term is added per shopper.
+    """
+    vectors = shopper_vectors(index, queries, cfg)
+    scores = np.empty((len(queries), len(index)))
     for row, q in enumerate(queries):
-        if q.occasion in occ_pos:
-            scores[row] += cfg.w_occasion * index.log_occasion[occ_pos[q.occasion]]
+        scores[row] = dense_scores(index, vectors[row])
         hist = index.indices(list(q.history))
-        stated = [cat_pos[c] for c in q.categories if c in cat_pos]
-        liked = stated + [int(c) for c in index.category_codes[hist] if c >= 0]
-        if liked:
-            counts = np.bincount(liked, minlength=len(cat_pos)).astype(float)
-            share = (counts + cfg.category_prior * index.category_share) / (counts.sum() + cfg.category_prior)
-            lift = np.log(share / index.category_share)
-            scores[row, known_cat] += cfg.w_category * lift[index.category_codes[known_cat]]
         if len(hist):
             neigh, sims = index.neighbours[hist].ravel(), index.similarities[hist].ravel()
             ok = neigh >= 0
-            scores[row] += cfg.w_history * np.bincount(neigh[ok], weights=sims[ok], minlength=n)
+            scores[row] += cfg.w_history * np.bincount(neigh[ok], weights=sims[ok], minlength=len(index))
             scores[row, hist] = -np.inf
     return scores
+
+
+def exact_candidates(
+    index: CatalogIndex, queries: list[Query], cfg: RankerConfig, n_cand: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``n_cand`` positions and scores per query, by scoring every item."""
+    scores = retrieval_scores(index, queries, cfg)
+    cand = np.argpartition(-scores, n_cand - 1, axis=1)[:, :n_cand]
+    return cand, np.take_along_axis(scores, cand, axis=1)
+
+
+def ann_candidates(
+    index: CatalogIndex, ann: AnnIndex, queries: list[Query], cfg: RankerConfig, n_cand: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``n_cand`` positions and scores per query, retrieved through the ANN index.
+
+    The index returns the best ``n_cand + len(history)`` items by the dense score (history
+    items are dropped afterwards, so ``n_cand`` non-history items remain); the kNN neighbours
+    of the history join them, and every candidate gets its exact full score. With an exact
+    index this equals :func:`exact_candidates` whenever ``w_history >= 0``: an item outside
+    both sets has no history term and is beaten by ``n_cand`` retrieved items.
+    Rows with fewer candidates are padded with -inf scores.
+    """
+    vectors = shopper_vectors(index, queries, cfg)
+    cand = np.zeros((len(queries), n_cand), dtype=np.int64)
+    cand_scores = np.full((len(queries), n_cand), -np.inf)
+    for row, q in enumerate(queries):
+        hist = index.indices(list(q.history))
+        found = ann.search(vectors[row], n_cand + len(hist))
+        neigh, sims = index.neighbours[hist].ravel(), index.similarities[hist].ravel()
+        ok = neigh >= 0
+        pool = np.union1d(found, neigh[ok])
+        scores = dense_scores(index, vectors[row], pool)
+        if len(hist):
+            at = np.searchsorted(pool, neigh[ok])
+            scores += cfg.w_history * np.bincount(at, weights=sims[ok], minlength=len(pool))
+            scores[np.isin(pool, hist)] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:n_cand]
+        cand[row, : len(top)], cand_scores[row, : len(top)] = pool[top], scores[top]
+    return cand, cand_scores
 
 
 def rank(
@@ -80,12 +112,19 @@ def rank(
     cfg: RankerConfig,
     k: int,
     fit: CatalogFit | None = None,
+    ann: AnnIndex | None = None,
 ) -> list[Ranking]:
-    """Top-``k`` items per query; with the catalog's fit advisor, the top candidates are re-ranked by fit."""
-    scores = retrieval_scores(index, queries, cfg)
+    """Top-``k`` items per query; with the catalog's fit advisor, the top candidates are re-ranked by fit.
+
+    Args:
+        ann: the catalog's ANN index: candidates are retrieved through it instead of scoring
+            every item (the guide passes it for catalogs of ``cfg.ann_min_items`` or more).
+    """
     n_cand = min(max(cfg.candidates, k), len(index))
-    cand = np.argpartition(-scores, n_cand - 1, axis=1)[:, :n_cand]
-    cand_scores = np.take_along_axis(scores, cand, axis=1)
+    if ann is None:
+        cand, cand_scores = exact_candidates(index, queries, cfg, n_cand)
+    else:
+        cand, cand_scores = ann_candidates(index, ann, queries, cfg, n_cand)
     advised = np.full(cand.shape, np.nan)
     proba = np.full((*cand.shape, 3), np.nan)
     if fit is not None and cfg.w_fit != 0:
@@ -99,10 +138,3 @@ def rank(
         order = order[np.isfinite(cand_scores[row, order])]
         out.append(Ranking(cand[row, order], cand_scores[row, order], advised[row, order], proba[row, order]))
     return out
-
-
-def _num(value: object) -> float:
-    try:
-        return float(value) if value is not None else np.nan
-    except (TypeError, ValueError):
-        return np.nan

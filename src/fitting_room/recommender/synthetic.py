@@ -13,12 +13,17 @@ The generator follows the shoppers contract (``data/shoppers/validated.parquet``
   "large", ``d = 0`` "fit"; a share ``label_noise`` of labels is replaced at random.
 
 So the size advised for a shopper and item should be ``true_size - cut``.
+
+:func:`scale_catalog` grows a built catalog to any size from its own item distribution, for
+the catalog-scale retrieval tests and benchmark.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from fitting_room.recommender.catalog import CatalogIndex
 
 SIZES = np.arange(0, 26, 2, dtype=float)  # US sizes 0..24
 CHART_START_KG = 42.0  # lower weight edge of size 0
@@ -127,3 +132,52 @@ def make_shoppers(
         }
     )
     return tx, shoppers[["user_id", "true_size"]], items[["item_id", "category", "occasion", "cut"]]
+
+
+def scale_catalog(index: CatalogIndex, n_items: int, jitter: float = 0.3, seed: int = 0) -> CatalogIndex:
+    """A catalog of ``n_items`` drawn from the item distribution of ``index`` (a smoothed bootstrap).
+
+    The original items come first, unchanged; each further item copies a random original's
+    category, occasion profile and item tower, with Gaussian noise of ``jitter`` times each
+    column's standard deviation on the continuous parts (log popularity, log P(item |
+    occasion), item tower), so no two items tie. Its kNN neighbours are random copies of the
+    original's neighbours, with the original's similarities. Copies get ids ``<id>~<n>``.
+    Used to measure retrieval at catalog sizes the public data does not reach.
+    """
+    n0 = len(index)
+    if n_items < n0:
+        raise ValueError(f"n_items: must be at least the {n0} items of the seed catalog, got {n_items}")
+    rng = np.random.default_rng(seed)
+    source = np.concatenate([np.arange(n0), rng.integers(0, n0, n_items - n0)])
+
+    def jittered(values: np.ndarray) -> np.ndarray:  # rows are items
+        out = values[source].astype(float)
+        out[n0:] += rng.normal(0.0, jitter, out[n0:].shape) * values.std(axis=0)
+        return out
+
+    # the k-th copy of original j sits at copies[starts[j] + k]; a neighbour h becomes a random copy of h
+    copies = np.argsort(source, kind="stable")
+    counts = np.bincount(source, minlength=n0)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    neigh = index.neighbours[source]
+    valid = neigh >= 0
+    h = np.where(valid, neigh, 0)
+    picked = copies[starts[h] + (rng.random(h.shape) * counts[h]).astype(np.int64)]
+    ids = index.item_ids.astype(str)[source].astype(object)
+    ids[n0:] = [f"{i}~{n}" for i, n in zip(ids[n0:], range(n0, n_items), strict=True)]
+    return CatalogIndex(
+        item_ids=ids.astype(str),
+        categories=index.categories[source],
+        generator_classes=index.generator_classes[source],
+        occasions=list(index.occasions),
+        category_vocab=list(index.category_vocab),
+        category_codes=index.category_codes[source],
+        category_share=index.category_share,
+        log_popularity=np.maximum(jittered(index.log_popularity), 0.0),  # log1p of a count
+        log_occasion=np.ascontiguousarray(jittered(index.log_occasion.T).T),
+        item_body=jittered(index.item_body),
+        body_mean=index.body_mean,
+        body_std=index.body_std,
+        neighbours=np.where(valid, picked, -1).astype(np.int32),
+        similarities=index.similarities[source],
+    )
