@@ -47,7 +47,7 @@ def test_stage_saves_reports_registers_and_promotes_both_models(project):
     assert metrics["advisor_auc_macro"] > 0.8 and "popularity_recall_at_10_cold" in metrics
     assert (project / "models/recommender/guide.json").exists()
     client = mlflow.MlflowClient()
-    for name in ("fitting-room-advisor", "fitting-room-recommender"):
+    for name in ("fitting-room-guide",):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     assert set(result.aliases.values()) == {"champion"}
 
@@ -60,8 +60,8 @@ def test_failed_gate_registers_a_challenger_and_leaves_the_champion(project):
     with pytest.raises(GateFailed, match="advisor_auc_macro"):
         fit_recommender(impossible, project / "validated.parquet", root=project)
     client = mlflow.MlflowClient()
-    assert str(client.get_model_version_by_alias("fitting-room-advisor", "champion").version) == "1"
-    assert str(client.get_model_version_by_alias("fitting-room-advisor", "challenger").version) == "2"
+    assert str(client.get_model_version_by_alias("fitting-room-guide", "champion").version) == "1"
+    assert str(client.get_model_version_by_alias("fitting-room-guide", "challenger").version) == "2"
 
 
 def test_missing_input_is_a_clear_error_and_writes_nothing(project):

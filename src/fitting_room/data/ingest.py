@@ -24,7 +24,7 @@ from fitting_room.data.clothing_fit import COLUMNS, locate_shopper_source, parse
 from fitting_room.data.fashion_mnist import OFFICIAL_SHA256, load_fashion_mnist
 from fitting_room.data.images import ImageSplit, write_images_npz
 from fitting_room.errors import DataError
-from fitting_room.files import sha256_file, staged_outputs
+from fitting_room.files import atomic_write_text, sha256_file, staged_outputs
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def ingest_images(
         write_images_npz(train, stage / "train.npz")
         write_images_npz(test, stage / "test.npz")
         if quarantine_report is not None:
-            (stage / "quarantine.csv").write_text(quarantine_report)
+            atomic_write_text(stage / "quarantine.csv", quarantine_report)
         _write_json(meta, stage / "meta.json")
     seconds = time.perf_counter() - start
     log.info("ingested %d train + %d test images into %s", len(train), len(test), cfg.out_dir)
@@ -173,7 +173,7 @@ def _check_shape(split: ImageSplit, cfg: ImagesConfig) -> None:
 
 
 def _write_json(doc: dict, path: Path) -> None:
-    path.write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def result_dict(result: ImagesIngestResult | ShoppersIngestResult) -> dict:

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from fitting_room.config import Config
+from fitting_room.data.images import ImageSplit, check_shape, data_hash, load_split
 from fitting_room.errors import FittingRoomError
-from fitting_room.gan.data import ImageSplit, check_shape, data_hash, load_split
 
 
 @dataclass(frozen=True)

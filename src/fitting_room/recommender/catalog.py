@@ -22,7 +22,8 @@ import pandas as pd
 
 from fitting_room.config.recommender import RankerConfig
 from fitting_room.errors import DataError
-from fitting_room.recommender.storage import read_arrays, write_arrays, write_json
+from fitting_room.files import atomic_write_json
+from fitting_room.recommender.storage import read_arrays, write_arrays
 
 BODY = ("height_cm", "weight_kg", "bust_band_cm", "cup_index", "age_years", "waist_cm", "hips_cm")
 
@@ -67,8 +68,8 @@ class CatalogIndex:
         arrays["categories"] = arrays["categories"].astype(str)
         arrays["generator_classes"] = arrays["generator_classes"].astype(str)
         write_arrays(path / "catalog.npz", **arrays)
-        write_json(path / "catalog.json", {"occasions": self.occasions, "category_vocab": self.category_vocab,
-                                           "body_features": list(BODY)})  # fmt: skip
+        vocab = {"occasions": self.occasions, "category_vocab": self.category_vocab}
+        atomic_write_json(path / "catalog.json", {**vocab, "body_features": list(BODY)})
         return path
 
     @classmethod

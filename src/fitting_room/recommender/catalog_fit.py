@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from fitting_room.recommender import features as F
+from fitting_room.recommender import features
 from fitting_room.recommender.advisor import FitAdvisor, best_sizes, three_classes
 from fitting_room.recommender.catalog import CatalogIndex
 from fitting_room.recommender.monotone import interpolate_rows
@@ -41,7 +41,7 @@ class CatalogFit:
                 "size": np.nan,
             }
         )
-        x = F.design_matrix(frame, F.join_stats(frame, advisor.stats), advisor.vocab)
+        x = features.design_matrix(frame, features.join_stats(frame, advisor.stats), advisor.vocab)
         grid = advisor.grids.for_rows(frame["item_id"].to_numpy(), frame["category"].to_numpy())
         return cls(advisor, x.to_numpy(dtype=np.float64), grid)
 
@@ -50,23 +50,24 @@ class CatalogFit:
         vocab = {col: {v: i for i, v in enumerate(values)} for col, values in self.advisor.vocab.items()}
         users = self.advisor.stats.users
         position = {u: i for i, u in enumerate(users.index.astype(str))}
-        return vocab, position, users[list(F.USER_STATS)].to_numpy(dtype=np.float64)
+        return vocab, position, users[list(features.USER_STATS)].to_numpy(dtype=np.float64)
 
     def shopper_half(self, shopper: dict) -> np.ndarray:
-        """The :data:`F.SHOPPER_FEATURES` columns of one shopper, as :func:`F.design_matrix` builds them.
+        """The :data:`features.SHOPPER_FEATURES` columns of one shopper, as
+        :func:`features.design_matrix` builds them.
 
         Plain dict look-ups instead of a one-row pandas frame: this runs on every request.
         """
         vocab, user_pos, user_values = self._lookups
-        out = [_number(shopper.get(c)) for c in F.NUMERIC[1:]]
+        out = [_number(shopper.get(c)) for c in features.MEASUREMENTS]
         for col in ("body_type", "rented_for"):
             value = shopper.get(col)
             code = vocab[col].get(str(value)) if value is not None else None
             out.append(np.nan if code is None else float(code))
         at = user_pos.get(str(shopper.get("user_id") or ""))
         if at is None:
-            stats = np.full(len(F.USER_STATS), np.nan)
-            stats[F.USER_STATS.index("user_n")] = 0.0
+            stats = np.full(len(features.USER_STATS), np.nan)
+            stats[features.USER_STATS.index("user_n")] = 0.0
         else:
             stats = user_values[at]
         return np.concatenate([np.array(out, dtype=np.float64), stats])
@@ -83,11 +84,11 @@ class CatalogFit:
         Returns:
             ``(proba (m, 3) at the advised size, advised_size (m,))``.
         """
-        names = F.feature_names()
+        names = features.feature_names()
         x = self.item_design[positions].copy()
-        x[:, [names.index(c) for c in F.SHOPPER_FEATURES]] = self.shopper_half(shopper)
+        x[:, [names.index(c) for c in features.SHOPPER_FEATURES]] = self.shopper_half(shopper)
         columns = {name: x[:, i] for i, name in enumerate(names)}
-        for name, values in F.derived_features(columns).items():
+        for name, values in features.derived_features(columns).items():
             x[:, names.index(name)] = values
         grid = self.grid[positions]
         a, b = self.advisor.score_design(x, grid, num_threads)

@@ -183,9 +183,9 @@ def save_guide(
     path: Path, advisor: FitAdvisor, index: CatalogIndex, ranker: RankerConfig, info: dict
 ) -> Path:
     """Write the whole guide (pickle-free) so :meth:`ShoppingGuide.load` restores it."""
-    from fitting_room.recommender.storage import write_json
+    from fitting_room.files import atomic_write_json
 
     advisor.save(path / "advisor")
     index.save(path / "catalog")
-    write_json(path / "guide.json", {**info, "ranker": ranker.model_dump(mode="json")})
+    atomic_write_json(path / "guide.json", {**info, "ranker": ranker.model_dump(mode="json")})
     return path

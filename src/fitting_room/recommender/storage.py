@@ -1,7 +1,8 @@
-"""Atomic, pickle-free writes of model parts: text, JSON, parquet and npz.
+"""Pickle-free model parts as parquet tables and npz arrays, written all-or-nothing.
 
-Every file is written to a temporary sibling and moved into place, so a crash never leaves a
-half-written artifact that a later load would trust.
+Writes go through :func:`fitting_room.files.atomic_write` (text and JSON parts use
+``atomic_write_text`` / ``atomic_write_json`` from there directly), so a crash never leaves
+a half-written artifact that a later load would trust.
 """
 
 from __future__ import annotations
@@ -13,18 +14,6 @@ import pandas as pd
 
 from fitting_room.errors import DataError
 from fitting_room.files import atomic_write
-from fitting_room.files import atomic_write_json as write_json
-from fitting_room.files import atomic_write_text as write_text
-
-__all__ = [
-    "atomic_write",
-    "read_arrays",
-    "read_frame",
-    "write_arrays",
-    "write_frame",
-    "write_json",
-    "write_text",
-]
 
 
 def write_frame(path: Path, frame: pd.DataFrame) -> Path:

@@ -17,11 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, create_model
 
 from fitting_room.config.serving import BatchingConfig, ServingConfig
-
-# BentoML model names of the served roles (the same names as in the MLflow registry)
-GENERATOR_MODEL = "fitting-room-generator"
-ADVISOR_MODEL = "fitting-room-advisor"
-RECOMMENDER_MODEL = "fitting-room-recommender"
+from fitting_room.tracking.roles import REGISTERED_MODELS
 
 # bento argument -> where it lives in the serving config
 SERVING_FIELDS: dict[str, tuple[str, ...]] = {
@@ -61,9 +57,8 @@ ServiceArgs = create_model(
     __base__=_ArgsBase,
     __doc__="Everything the service module needs at definition time (fields of ``serving``).",
     **{name: _field(path) for name, path in SERVING_FIELDS.items()},
-    generator_model=(str, f"{GENERATOR_MODEL}:latest"),  # BentoML model tags
-    advisor_model=(str, f"{ADVISOR_MODEL}:latest"),
-    recommender_model=(str, f"{RECOMMENDER_MODEL}:latest"),
+    # one BentoML model tag per role: generator_model, guide_model
+    **{f"{role}_model": (str, f"{name}:latest") for role, name in REGISTERED_MODELS.items()},
 )
 
 
@@ -72,7 +67,7 @@ def service_args(cfg: ServingConfig, model_tags: dict[str, str] | None = None) -
 
     Args:
         cfg: the ``serving`` section.
-        model_tags: role (``generator``, ``advisor``, ``recommender``) -> BentoML model tag.
+        model_tags: role (``generator``, ``guide``) -> BentoML model tag.
     """
     values: dict[str, Any] = {}
     for name, path in SERVING_FIELDS.items():

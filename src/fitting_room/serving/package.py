@@ -27,8 +27,9 @@ import yaml
 
 from fitting_room.config import Config, config_hash
 from fitting_room.errors import FittingRoomError, GateFailed
-from fitting_room.files import atomic_write_json
-from fitting_room.serving.args import ADVISOR_MODEL, GENERATOR_MODEL, RECOMMENDER_MODEL, service_args
+from fitting_room.files import atomic_write, atomic_write_json
+from fitting_room.serving.args import service_args
+from fitting_room.tracking.roles import REGISTERED_MODELS
 
 CURRENT_FILE = "current.json"
 LINEAGE_TAGS = ("git_commit", "data_version", "params_hash", "profile")
@@ -51,19 +52,9 @@ class PackageResult:
     smoke: dict[str, Any]
 
 
-def served_roles(cfg: Config) -> dict[str, tuple[str, str]]:
-    """Role -> (MLflow registered name, BentoML model name) for every model the service loads."""
-    return {
-        "generator": (cfg.evaluation.registered_model, GENERATOR_MODEL),
-        "advisor": (cfg.recommender.registered_advisor, ADVISOR_MODEL),
-        "recommender": (cfg.recommender.registered_recommender, RECOMMENDER_MODEL),
-    }
-
-
-def import_champion(
-    client: Any, role: str, registered: str, bento_name: str, fallback: dict
-) -> ImportedModel:
-    """Copy the ``champion`` version of one registered model into the BentoML model store.
+def import_champion(client: Any, role: str, registered: str, fallback: dict) -> ImportedModel:
+    """Copy the ``champion`` version of one registered model into the BentoML model store
+    (under the same name).
 
     Raises:
         FittingRoomError: naming the registered model when it has no champion.
@@ -92,7 +83,7 @@ def import_champion(
             artifact_uri=f"models:/{registered}@champion", dst_path=tmp
         )
         with bentoml.models.create(
-            bento_name, labels=labels, metadata={"mlflow_source": str(version.source)}
+            registered, labels=labels, metadata={"mlflow_source": str(version.source)}
         ) as model:
             shutil.copytree(local, model.path, dirs_exist_ok=True)
     return ImportedModel(role, registered, str(version.version), str(model.tag), labels)
@@ -154,8 +145,8 @@ def package(cfg: Config, root: str | Path = ".") -> PackageResult:
         client = mlflow.MlflowClient()
         fallback = lineage_tags(cfg, root)
         models = tuple(
-            import_champion(client, role, registered, bento_name, fallback)
-            for role, (registered, bento_name) in served_roles(cfg).items()
+            import_champion(client, role, registered, fallback)
+            for role, registered in REGISTERED_MODELS.items()
         )
         args = service_args(serving, {m.role: m.bentoml_tag for m in models})
         labels = {
@@ -172,7 +163,7 @@ def package(cfg: Config, root: str | Path = ".") -> PackageResult:
         reports.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             smoke = smoke_check(bento_tag, serving, Path(tmp) / "serve.log")
-        _write_json(reports / "smoke_check.json", smoke)
+        atomic_write_json(reports / "smoke_check.json", smoke)
         mlflow.log_metrics({k: v for k, v in smoke.items() if isinstance(v, int | float)})
         mlflow.log_artifact(str(reports / "smoke_check.json"), artifact_path="serving")
         if not smoke["passed"]:
@@ -194,18 +185,17 @@ def promote(bento_tag: str, models: tuple[ImportedModel, ...], smoke: dict, out_
     out_dir = Path(out_dir).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
     name = bento_tag.split(":", 1)[0]
-    archive = out_dir / f"{name}.bento"
-    partial = out_dir / f".{name}.bento.partial"
-    bentoml.export_bento(bento_tag, str(partial))
-    exported = partial if partial.exists() else Path(f"{partial}.bento")
-    os.replace(exported, archive)
+    # the temporary name ends in .bento, so BentoML writes that format and appends nothing
+    archive = atomic_write(
+        out_dir / f"{name}.bento", lambda tmp: bentoml.export_bento(bento_tag, str(tmp)), suffix=".bento"
+    )
     doc = {
         "bento": bento_tag,
         "archive": archive.name,
         "models": [asdict(m) for m in models],
         "smoke_check": {k: v for k, v in smoke.items() if k != "calls"},
     }
-    _write_json(out_dir / CURRENT_FILE, doc)
+    atomic_write_json(out_dir / CURRENT_FILE, doc)
     return archive
 
 
@@ -219,7 +209,3 @@ def current_bento(cfg: Config, root: str | Path = ".") -> str:
     if not path.exists():
         raise FittingRoomError(f"{path} not found: run `fitting-room package` first")
     return json.loads(path.read_text())["bento"]
-
-
-def _write_json(path: Path, doc: Any) -> None:
-    atomic_write_json(path, doc)

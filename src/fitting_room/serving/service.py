@@ -34,6 +34,7 @@ from fitting_room.serving.schemas import (
     ServiceInfo,
     api_models,
 )
+from fitting_room.tracking.roles import GENERATOR, GUIDE
 
 log = logging.getLogger("fitting_room.serving")
 
@@ -71,15 +72,13 @@ class NotReady(BentoMLException):
 )
 class FittingRoom:
     generator_model = bentoml.models.BentoModel(ARGS.generator_model)
-    advisor_model = bentoml.models.BentoModel(ARGS.advisor_model)
-    recommender_model = bentoml.models.BentoModel(ARGS.recommender_model)
+    guide_model = bentoml.models.BentoModel(ARGS.guide_model)
 
     def __init__(self) -> None:
         from fitting_room.serving.shopping import PreviewCache
 
         self.studio: Any = None
-        self.advisor: Any = None  # ShoppingGuide behind /fit
-        self.recommender: Any = None  # ShoppingGuide behind /recommend
+        self.guide: Any = None  # ShoppingGuide behind /fit and /recommend
         self.previews = PreviewCache(ARGS.preview_cache)
         self.batcher: Any = None
         self._slots: Any = None
@@ -97,10 +96,9 @@ class FittingRoom:
         try:
             studio = Studio(load_drawer(self.generator_model.path))
             studio.render(studio.plan(0, 1, 0))  # warm-up: the first call traces the graph
-            advisor = load_guide(self.advisor_model.path)
-            recommender = load_guide(self.recommender_model.path)
-            recommender.recommend(ShopperProfile(), 1)  # warm-up: first LightGBM call allocates
-            self.studio, self.advisor, self.recommender = studio, advisor, recommender
+            guide = load_guide(self.guide_model.path)
+            guide.recommend(ShopperProfile(), 1)  # warm-up: first LightGBM call allocates
+            self.studio, self.guide = studio, guide
             self.batcher = ContinuousBatcher(studio.render, ARGS.max_batch_size)
             # TensorFlow, pandas and the models leave ~0.5 M long-lived objects; a full
             # collection walks them all (~0.35 s on this CPU), stalling every request in flight
@@ -108,12 +106,7 @@ class FittingRoom:
             gc.collect()
             gc.freeze()
             self._loaded.set()
-            log.info(
-                "models loaded: generator %s, advisor %s, recommender %s",
-                self.generator_model.tag,
-                self.advisor_model.tag,
-                self.recommender_model.tag,
-            )
+            log.info("models loaded: generator %s, guide %s", self.generator_model.tag, self.guide_model.tag)
         except Exception as err:  # readiness must report it, the process must not die silently
             self.error = f"{type(err).__name__}: {err}"
             log.exception("loading models failed")
@@ -183,7 +176,7 @@ class FittingRoom:
         try:
             shopping.check_profile(profile, ARGS.max_history)
             items, cold = await anyio.to_thread.run_sync(
-                shopping.recommend, self.recommender, profile, k, limiter=self._scoring_slots()
+                shopping.recommend, self.guide, profile, k, limiter=self._scoring_slots()
             )
         except RequestError as err:
             return rejection(err)
@@ -221,7 +214,7 @@ class FittingRoom:
         try:
             shopping.check_profile(profile, ARGS.max_history)
             return await anyio.to_thread.run_sync(
-                shopping.advise, self.advisor, profile, item_id, sizes, limiter=self._scoring_slots()
+                shopping.advise, self.guide, profile, item_id, sizes, limiter=self._scoring_slots()
             )
         except RequestError as err:
             return rejection(err)
@@ -233,11 +226,7 @@ class FittingRoom:
         # uses it as the cost of an API request with no model work)
         from bentoml._internal.context import server_context
 
-        stored = {
-            "generator": self.generator_model,
-            "advisor": self.advisor_model,
-            "recommender": self.recommender_model,
-        }
+        stored = {GENERATOR: self.generator_model, GUIDE: self.guide_model}
         models = {
             role: {"tag": str(model.tag), "labels": dict(model.info.labels)} for role, model in stored.items()
         }
