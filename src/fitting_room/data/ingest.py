@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -96,12 +97,12 @@ def ingest_images(
     start = time.perf_counter()
     quarantine_report = None
     if cfg.source == "fashion_mnist":
-        data = load_fashion_mnist(cfg.fashion_mnist, seed, checksums, progress)
-        train, test, origin, inputs, quarantined = data.train, data.test, data.origin, data.inputs, 0
+        mnist = load_fashion_mnist(cfg.fashion_mnist, seed, checksums, progress)
+        train, test, origin, inputs, quarantined = mnist.train, mnist.test, mnist.origin, mnist.inputs, 0
     else:
-        data = load_catalog(cfg.catalog, cfg.resolution, cfg.channels, seed)
-        train, test, origin, inputs = data.train, data.test, "catalog", data.inputs
-        quarantined, quarantine_report = len(data.quarantined), quarantine_csv(data.quarantined)
+        catalog = load_catalog(cfg.catalog, cfg.resolution, cfg.channels, seed)
+        train, test, origin, inputs = catalog.train, catalog.test, "catalog", catalog.inputs
+        quarantined, quarantine_report = len(catalog.quarantined), quarantine_csv(catalog.quarantined)
     meta = {
         "source": cfg.source,
         "origin": origin,
@@ -142,7 +143,8 @@ def ingest_shoppers(cfg: ShoppersConfig, progress: bool | None = None) -> Shoppe
             or no rows at all were read; ``cfg.out_dir`` is then left as it was.
     """
     start = time.perf_counter()
-    frames, sources = [], {}
+    frames: list[pd.DataFrame] = []
+    sources: dict[str, dict[str, Any]] = {}
     for src in cfg.sources:
         path = locate_shopper_source(src, cfg.download_dir, cfg.timeout_s, progress)
         if path is None:

@@ -50,7 +50,7 @@ def save_checkpoint(gan: Any, directory: str | Path, meta: dict[str, Any]) -> Pa
     """Write the full training state; the previous checkpoint survives until the new one is complete."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    arrays = {
+    arrays: dict[str, Any] = {  # Any: numpy's stub would read a key as savez's allow_pickle flag
         f"{group}/{i}": np.asarray(v.numpy() if hasattr(v, "numpy") else v)
         for group, variables in _state_variables(gan).items()
         for i, v in enumerate(variables)

@@ -152,7 +152,7 @@ def served_lineage(cfg: Config, client: Any, what: str, root: str | Path = ".") 
         raise FittingRoomError(f"lineage: unknown model {what!r} (choose {', '.join([*ROLES, 'bento'])})")
     version = served_versions(doc).get(what)
     out = model_lineage(client, REGISTERED_MODELS[what], version)
-    out["served_from"] = doc.get("bento") if version else "champion alias (no bento packaged yet)"
+    out["served_from"] = (doc or {}).get("bento") if version else "champion alias (no bento packaged yet)"
     return out
 
 

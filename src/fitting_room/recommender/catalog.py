@@ -16,6 +16,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,7 +81,7 @@ class CatalogIndex:
         meta = json.loads(meta_path.read_text())
         if meta["body_features"] != list(BODY):
             raise DataError(f"{meta_path}: body features differ from this code's; rebuild the index")
-        arrays = read_arrays(path / "catalog.npz")
+        arrays: dict[str, Any] = read_arrays(path / "catalog.npz")
         return cls(occasions=meta["occasions"], category_vocab=meta["category_vocab"], **arrays)
 
 
@@ -135,10 +136,10 @@ def build_catalog(
     z = (body - mean) / std
     known = ~np.isnan(z)
     sums = np.zeros((n, len(BODY)))
-    counts = np.zeros((n, len(BODY)))
+    body_counts = np.zeros((n, len(BODY)))
     np.add.at(sums, pos, np.where(known, z, 0.0))
-    np.add.at(counts, pos, known.astype(float))
-    item_body = sums / (counts + cfg.body_shrinkage)
+    np.add.at(body_counts, pos, known.astype(float))
+    item_body = sums / (body_counts + cfg.body_shrinkage)
 
     first_cat = frame.groupby(pos)["category"].agg(lambda s: s.dropna().iloc[0] if s.notna().any() else "")
     categories = first_cat.reindex(range(n)).fillna("").astype(str).to_numpy()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -96,7 +97,7 @@ class CatalogFit:
         return three_classes(interpolate_rows(grid, a, advised), interpolate_rows(grid, b, advised)), advised
 
 
-def _number(value: object) -> float:
+def _number(value: Any) -> float:
     try:
         number = float(value) if value is not None else np.nan
     except (TypeError, ValueError):

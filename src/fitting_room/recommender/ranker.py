@@ -15,6 +15,7 @@ size sink.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def rank(
     return out
 
 
-def _num(value: object) -> float:
+def _num(value: Any) -> float:
     try:
         return float(value) if value is not None else np.nan
     except (TypeError, ValueError):

@@ -8,6 +8,7 @@ a half-written artifact that a later load would trust.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,8 +22,9 @@ def write_frame(path: Path, frame: pd.DataFrame) -> Path:
 
 
 def write_arrays(path: Path, **arrays: np.ndarray) -> Path:
+    named: dict[str, Any] = arrays  # numpy's stub would read a key as savez's allow_pickle flag
     # np.savez appends .npz to names without it, so the temp name must end in .npz
-    return atomic_write(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
+    return atomic_write(path, lambda tmp: np.savez(tmp, **named), suffix=".npz")
 
 
 def read_frame(path: Path) -> pd.DataFrame:

@@ -52,13 +52,16 @@ class _ArgsBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_FIELDS: dict[str, Any] = {
+    **{name: _field(path) for name, path in SERVING_FIELDS.items()},
+    # one BentoML model tag per role: generator_model, guide_model
+    **{f"{role}_model": (str, f"{name}:latest") for role, name in REGISTERED_MODELS.items()},
+}
 ServiceArgs = create_model(
     "ServiceArgs",
     __base__=_ArgsBase,
     __doc__="Everything the service module needs at definition time (fields of ``serving``).",
-    **{name: _field(path) for name, path in SERVING_FIELDS.items()},
-    # one BentoML model tag per role: generator_model, guide_model
-    **{f"{role}_model": (str, f"{name}:latest") for role, name in REGISTERED_MODELS.items()},
+    **_FIELDS,
 )
 
 

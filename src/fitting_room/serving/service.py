@@ -38,7 +38,8 @@ from fitting_room.tracking.roles import GENERATOR, GUIDE
 
 log = logging.getLogger("fitting_room.serving")
 
-ARGS: ServiceArgs = bentoml.use_arguments(ServiceArgs)
+# typed Any: its fields are generated from ServingConfig (serving/args.py), out of mypy's sight
+ARGS: Any = bentoml.use_arguments(ServiceArgs)
 API = api_models(ARGS.max_images, ARGS.max_k, ARGS.max_sizes)
 
 
@@ -53,7 +54,9 @@ class NotReady(BentoMLException):
     def __init__(self) -> None:
         from http import HTTPStatus
 
-        super().__init__("models are still loading; retry when /readyz answers 200", HTTPStatus(503))
+        super().__init__(
+            "models are still loading; retry when /readyz answers 200", error_code=HTTPStatus(503)
+        )
 
 
 @bentoml.asgi_app(shop_page(), path="/shop", name="shop")
@@ -244,4 +247,5 @@ class FittingRoom:
         )
 
 
-FittingRoom.add_asgi_middleware(BodySizeLimit, max_bytes=ARGS.max_request_bytes)
+# bentoml.service turns the class into a Service object; its stub still types it as the class
+FittingRoom.add_asgi_middleware(BodySizeLimit, max_bytes=ARGS.max_request_bytes)  # type: ignore[attr-defined]

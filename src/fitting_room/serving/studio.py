@@ -32,7 +32,8 @@ class RequestError(FittingRoomError):
 class Drawer(Protocol):
     """What the studio needs from a generator (see :mod:`fitting_room.serving.bundle`)."""
 
-    class_names: list[str]
+    @property
+    def class_names(self) -> list[str]: ...
 
     def latents(self, seeds: np.ndarray) -> np.ndarray: ...
 
