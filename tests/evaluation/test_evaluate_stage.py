@@ -35,7 +35,7 @@ def _client():
 
 
 def test_first_good_generator_becomes_champion_with_metrics_and_plots(trained, tmp_path, mlflow_uri):
-    from fitting_room.gan.evaluate import evaluate_generator
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
 
     images, work = trained
     cfg = _cfg(work, tmp_path)
@@ -61,7 +61,7 @@ def test_first_good_generator_becomes_champion_with_metrics_and_plots(trained, t
 
 
 def test_gate_refuses_an_untrained_generator_and_keeps_the_champion(trained, tmp_path, mlflow_uri):
-    from fitting_room.gan.evaluate import evaluate_generator
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
     from fitting_room.gan.train import train_gan
 
     images, work = trained
@@ -102,7 +102,7 @@ def _cli(tmp_path: Path, work: Path, *args: str):
 
 
 def test_generate_writes_the_same_champion_images_for_the_same_seed(trained, tmp_path, mlflow_uri):
-    from fitting_room.gan.evaluate import evaluate_generator
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
 
     images, work = trained
     evaluate_generator(_cfg(work, tmp_path), images)
@@ -133,7 +133,7 @@ def test_generate_writes_the_same_champion_images_for_the_same_seed(trained, tmp
 
 
 def test_rollback_moves_the_champion_back_and_leaves_an_audit_record(trained, tmp_path, mlflow_uri):
-    from fitting_room.gan.evaluate import evaluate_generator
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
     from fitting_room.tracking.promotion import alias_history
 
     images, work = trained

@@ -37,7 +37,7 @@ def evaluate_gan_command(
     model_dir: Annotated[Path | None, typer.Option(help="saved generator (default: gan.model_dir)")] = None,
 ) -> None:
     """Score the generator, write reports/gan/metrics.json and plots, register it and apply the gate."""
-    from fitting_room.gan.evaluate import evaluate_generator
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
 
     result = evaluate_generator(state(ctx).cfg, images_dir, model_dir)
     typer.echo(json.dumps({k: round(v, 5) for k, v in result.metrics.items()}, indent=1))

@@ -1,6 +1,6 @@
 """Score any image sampler with the configured registry metrics.
 
-The evaluation stage (:mod:`fitting_room.gan.evaluate`), training-free baselines and the
+The evaluation stage (:mod:`fitting_room.pipeline.evaluate_gan`), training-free baselines and the
 benchmarks all score through :func:`score_sampler` (our generator, the baseline, noisy real
 images), so every figure comes from exactly the same code and settings.
 """

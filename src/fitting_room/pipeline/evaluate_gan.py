@@ -1,8 +1,10 @@
 """The ``evaluate_gan`` stage: score the trained generator, write its reports, register and gate it.
 
-Scoring itself lives in :mod:`fitting_room.evaluation` (the classifier, the metric registry
-and :func:`~fitting_room.evaluation.scoring.score_sampler`), which knows nothing about this
-GAN: the GAN package imports its evaluation, never the reverse.
+Scoring lives in :mod:`fitting_room.evaluation` (the classifier, the metric registry and
+:func:`~fitting_room.evaluation.scoring.score_sampler`), which knows nothing about this GAN:
+``gan/`` imports its evaluation (training-time monitoring), never the reverse. This stage
+uses both, so it sits above them, here -- and outside ``gan/``, so that editing it re-runs
+only ``evaluate_gan``, not the half-hour ``train_gan`` whose DVC dependency is ``gan/``.
 """
 
 from __future__ import annotations
