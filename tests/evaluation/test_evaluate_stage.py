@@ -61,8 +61,8 @@ def test_first_good_generator_becomes_champion_with_metrics_and_plots(trained, t
 
 
 def test_gate_refuses_an_untrained_generator_and_keeps_the_champion(trained, tmp_path, mlflow_uri):
-    from fitting_room.pipeline.evaluate_gan import evaluate_generator
     from fitting_room.gan.train import train_gan
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
 
     images, work = trained
     cfg = _cfg(work, tmp_path)

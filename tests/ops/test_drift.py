@@ -124,3 +124,18 @@ def test_the_drift_decision_reads_relative_paths_from_the_project_root(tmp_path,
     assert paths == [Path("new.json")]
     report = check_drift(cfg, paths, root=tmp_path)
     assert not report.drifted and report.n_incoming == report.n_reference == 60
+
+
+def test_the_drift_flow_loads_the_training_flow_by_its_entrypoint(monkeypatch, tmp_path):
+    # how flows/drift_check.py retrains in-process: by path, as a Prefect worker loads a flow,
+    # from any working directory and without touching sys.path itself
+    from pathlib import Path
+
+    from prefect.flows import load_flow_from_entrypoint
+
+    from fitting_room.pipeline.entrypoints import TRAINING_ENTRYPOINT
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))  # Prefect's loader may add to it
+    training = load_flow_from_entrypoint(str(Path(__file__).resolve().parents[2] / TRAINING_ENTRYPOINT))
+    assert training.name == "training-pipeline"

@@ -93,7 +93,7 @@ def fit_recommender(
 
     Raises:
         DataError: missing or malformed input.
-        GateFailed: the new versions were registered as ``challenger``; champion untouched.
+        GateFailed: the new version was registered as ``challenger``; champion untouched.
     """
     rc = cfg.recommender
     root = Path(root)
