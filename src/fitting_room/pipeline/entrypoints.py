@@ -1,8 +1,8 @@
 """Where the Prefect flows live, as Prefect names them (``file:function``, from the project root).
 
 ``flows/deploy.py`` registers deployments of these and the drift flow loads the training flow
-from its entrypoint, so flows find each other the way a Prefect worker does, by path, with
-no ``sys.path`` edits; ``prefect.yaml`` names the same entrypoints (a test keeps them in step).
+from its entrypoint, so flows find each other the way a Prefect worker does, by path, without
+editing the import path; ``prefect.yaml`` names the same entrypoints (tests/ops checks them).
 """
 
 from __future__ import annotations
