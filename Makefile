@@ -67,9 +67,10 @@ test: bootstrap  ## run the test suite (real MLflow, Prefect, DVC, GX, TensorFlo
 bench-tools: bootstrap  ## Debian tools the benchmarks use (wrk drives benchmarks/serve_latency.py)
 	$(call apt_install,$(APT_BENCH))
 
-lint: $(VENV)/.synced  ## ruff lint and format check
+lint: $(VENV)/.synced  ## ruff lint and format check, mypy on src/ ([tool.mypy] in pyproject.toml)
 	$(BIN)/ruff check src flows tests benchmarks
 	$(BIN)/ruff format --check src flows tests benchmarks
+	$(BIN)/mypy
 
 format: $(VENV)/.synced  ## apply ruff formatting and fixes
 	$(BIN)/ruff format src flows tests benchmarks

@@ -31,9 +31,10 @@ TARGETS = "fid <= noisy_real_fid, recall >= noisy_real_recall, precision >= 0.7,
 def train_baseline(images_dir: Path, minutes: float, batch_size: int, seed: int) -> tuple[object, dict]:
     import keras
 
+    from fitting_room.data.images import load_split
     from fitting_room.gan.baseline import BaselineConditionalGAN
     from fitting_room.gan.callbacks import StopConditions
-    from fitting_room.gan.data import load_split, make_dataset
+    from fitting_room.gan.data import make_dataset
 
     keras.utils.set_random_seed(seed)
     split = load_split(images_dir, "train")
@@ -88,9 +89,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from fitting_room.config import load_config
+    from fitting_room.data.images import load_split
     from fitting_room.evaluation.classifier import classifier_dir, load_or_train_classifier
-    from fitting_room.evaluation.evaluate import score_sampler
-    from fitting_room.gan.data import load_split
+    from fitting_room.evaluation.scoring import score_sampler
     from fitting_room.gan.generate import generate, load_generator
     from fitting_room.gan.train import train_gan
 

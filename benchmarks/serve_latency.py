@@ -241,6 +241,7 @@ def build_synthetic_store(home: Path, resolution: int = 28, channels: int = 1) -
     from fitting_room.recommender.guide import save_guide
     from fitting_room.recommender.splits import random_split
     from fitting_room.recommender.synthetic import make_shoppers
+    from fitting_room.tracking.roles import GENERATOR, GUIDE, REGISTERED_MODELS
 
     cfg = load_config()
     arch = cfg.gan.generator
@@ -264,11 +265,8 @@ def build_synthetic_store(home: Path, resolution: int = 28, channels: int = 1) -
     guide_dir = save_guide(work / "guide", advisor, index, rc.ranker, {"rows": len(tx)}, body)
     labels = {"mlflow_version": "synthetic", "git_commit": "benchmark", "data_version": "synthetic"}
     tags = {}
-    for role, name, folder in (
-        ("generator", "fitting-room-generator", gan_dir),
-        ("advisor", "fitting-room-advisor", guide_dir),
-        ("recommender", "fitting-room-recommender", guide_dir),
-    ):
+    for role, folder in ((GENERATOR, gan_dir), (GUIDE, guide_dir)):
+        name = REGISTERED_MODELS[role]
         with bentoml.models.create(name, labels=labels) as stored:
             shutil.copytree(folder, Path(stored.path) / folder.name, dirs_exist_ok=True)
         tags[role] = str(stored.tag)

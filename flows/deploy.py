@@ -19,10 +19,9 @@ from pathlib import Path
 
 from fitting_room.config import load_config
 from fitting_room.config.ops import ScheduleConfig
+from fitting_room.pipeline.entrypoints import DRIFT_ENTRYPOINT, TRAINING_ENTRYPOINT
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINING_ENTRYPOINT = "flows/training_pipeline.py:training_pipeline"
-DRIFT_ENTRYPOINT = "flows/drift_check.py:drift_check"
 DRIFT_DEPLOYMENT = "drift-check"
 
 

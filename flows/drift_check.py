@@ -12,8 +12,6 @@ lock keep it to one training run), else the training flow in-process as a subflo
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +20,16 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from fitting_room.config import Config, load_config
-from fitting_room.ops.drift import DriftReport, compare_frames, load_incoming, load_reference
+from fitting_room.ops.drift import DriftReport, check_drift, incoming_paths
+from fitting_room.pipeline.entrypoints import TRAINING_ENTRYPOINT
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @task(name="compare-shopper-data")
-def compare(cfg: Config, paths: list[str]) -> DriftReport:
+def compare(cfg: Config, paths: list[str], root: str) -> DriftReport:
     """Drift of the incoming files against the training reference."""
-    reference = load_reference(cfg.ops.drift.reference)
-    incoming = load_incoming(
-        [Path(p) for p in paths], cfg.validation.shoppers.ranges, cfg.data.shoppers.max_rows
-    )
-    return compare_frames(reference, incoming, cfg.ops.drift)
+    return check_drift(cfg, [Path(p) for p in paths], root)
 
 
 @task(name="record-drift")
@@ -79,10 +74,10 @@ def trigger_retraining(cfg: Config, profile: str | None, overrides: list[str] | 
         return f"deployment {name}: flow run {started.id}"
     except ObjectNotFound:
         logger.info("drift: no deployment %s on this Prefect API; retraining in-process", name)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from flows.training_pipeline import training_pipeline
+    from prefect.flows import load_flow_from_entrypoint
 
+    # loaded by path as a worker loads it: the training flow of this same project root
+    training_pipeline = load_flow_from_entrypoint(str(Path(root) / TRAINING_ENTRYPOINT))
     outcomes = training_pipeline(profile=profile, overrides=overrides, root=root)
     return "subflow: re-ran " + (", ".join(o.name for o in outcomes if o.ran) or "nothing")
 
@@ -105,10 +100,9 @@ def drift_check(
         root: project root.
         trigger: start retraining when drift passes the thresholds.
     """
-    os.chdir(root)
     cfg = load_config(Path(root) / "params.yaml", profile, overrides)
-    paths = incoming or [str(s.path) for s in cfg.data.shoppers.sources if s.path]
-    report = compare(cfg, paths)
+    paths = [str(p) for p in incoming_paths(cfg, [Path(p) for p in incoming or []])]
+    report = compare(cfg, paths, root)
     retries = cfg.ops.task_retries
     run_id = record.with_options(retries=retries.retries, retry_delay_seconds=retries.delay_s)(
         cfg, report, paths, root

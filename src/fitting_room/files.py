@@ -91,3 +91,27 @@ def staged_outputs(out_dir: str | Path) -> Iterator[Path]:
             os.replace(item, out_dir / item.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_dir(target: str | Path) -> Iterator[Path]:
+    """Yield an empty folder beside ``target``; on success it replaces ``target`` as a whole.
+
+    Unlike :func:`staged_outputs` (which moves files into a folder that may hold others), the
+    folder built here becomes ``target``: nothing of the old one survives, and an old one
+    never mixes with the new. When the body raises, the new folder is deleted and ``target``
+    stays as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        yield build
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(build, target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)

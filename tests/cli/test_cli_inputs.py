@@ -56,3 +56,9 @@ def test_advise_fit_names_a_missing_out_folder(tmp_path):
         str(tmp_path),
     )
     assert code != 0 and "--out" in text and "does not exist" in text
+
+
+def test_rollback_names_its_targets_when_given_an_unknown_one():
+    # the shopping guide is one model now: the old per-part targets are refused, naming the valid ones
+    code, text = _run("rollback", "advisor", "--to", "1")
+    assert code != 0 and "unknown target 'advisor'" in text and "generator | guide | bento | all" in text

@@ -11,6 +11,7 @@ from gan_builders import PARAMS, smoke_config
 from typer.testing import CliRunner
 
 from fitting_room.errors import GateFailed
+from fitting_room.tracking.roles import REGISTERED_MODELS
 
 pytestmark = pytest.mark.slow  # shares one ~30 s smoke training (session fixture)
 
@@ -34,7 +35,7 @@ def _client():
 
 
 def test_first_good_generator_becomes_champion_with_metrics_and_plots(trained, tmp_path, mlflow_uri):
-    from fitting_room.evaluation.evaluate import evaluate_generator
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
 
     images, work = trained
     cfg = _cfg(work, tmp_path)
@@ -55,13 +56,13 @@ def test_first_good_generator_becomes_champion_with_metrics_and_plots(trained, t
     rows = json.loads((tmp_path / "reports" / "plots" / "per_class.json").read_text())
     assert [r["class"] for r in rows] == ["bar", "dress", "ring"]
     assert (tmp_path / "reports" / "plots" / "samples.png").stat().st_size > 0
-    run = _client().get_run(_client().get_model_version(cfg.evaluation.registered_model, "1").run_id)
+    run = _client().get_run(_client().get_model_version(REGISTERED_MODELS["generator"], "1").run_id)
     assert run.data.metrics["fid"] == pytest.approx(written["fid"])  # the gate reads these
 
 
 def test_gate_refuses_an_untrained_generator_and_keeps_the_champion(trained, tmp_path, mlflow_uri):
-    from fitting_room.evaluation.evaluate import evaluate_generator
     from fitting_room.gan.train import train_gan
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
 
     images, work = trained
     cfg = _cfg(work, tmp_path)
@@ -79,7 +80,7 @@ def test_gate_refuses_an_untrained_generator_and_keeps_the_champion(trained, tmp
         GateFailed, match=r"(?s)version 2 .* registered as 'challenger'.*class_accuracy = .*FAILED"
     ):
         evaluate_generator(untrained, images)
-    name = cfg.evaluation.registered_model
+    name = REGISTERED_MODELS["generator"]
     assert str(_client().get_model_version_by_alias(name, "champion").version) == "1"
     assert str(_client().get_model_version_by_alias(name, "challenger").version) == "2"
     assert _client().get_model_version(name, "2").tags["gate.passed"] == "false"
@@ -101,7 +102,7 @@ def _cli(tmp_path: Path, work: Path, *args: str):
 
 
 def test_generate_writes_the_same_champion_images_for_the_same_seed(trained, tmp_path, mlflow_uri):
-    from fitting_room.evaluation.evaluate import evaluate_generator
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
 
     images, work = trained
     evaluate_generator(_cfg(work, tmp_path), images)
@@ -132,14 +133,14 @@ def test_generate_writes_the_same_champion_images_for_the_same_seed(trained, tmp
 
 
 def test_rollback_moves_the_champion_back_and_leaves_an_audit_record(trained, tmp_path, mlflow_uri):
-    from fitting_room.evaluation.evaluate import evaluate_generator
-    from fitting_room.tracking.registry import alias_history
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
+    from fitting_room.tracking.promotion import alias_history
 
     images, work = trained
     cfg = _cfg(work, tmp_path)
     evaluate_generator(cfg, images)
     assert evaluate_generator(cfg, images).alias == "champion"  # same quality: within tolerance
-    name = cfg.evaluation.registered_model
+    name = REGISTERED_MODELS["generator"]
     assert str(_client().get_model_version_by_alias(name, "champion").version) == "2"
 
     result = _cli(tmp_path, work, "rollback", "generator", "--to", "1", "--reason", "bad samples")

@@ -5,15 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fitting_room.config.gan import METRIC_OUTPUTS
+from fitting_room.evaluation import metric_registry
 from fitting_room.evaluation import metrics as m
-from fitting_room.evaluation.registry import (
-    Features,
-    MetricInputs,
-    compute_metrics,
-    known_metrics,
-    metric_outputs,
-    register_metric,
-)
+from fitting_room.evaluation.metric_inputs import Features, MetricInputs
+from fitting_room.evaluation.metric_registry import METRICS, compute_metrics, register_metric
 
 RNG = np.random.default_rng(0)
 REAL = RNG.normal(size=(600, 8)).astype(np.float32)
@@ -104,14 +100,43 @@ def test_every_registered_metric_returns_every_output_it_declares():
             "noisy_train": lambda: _features(SAME + 0.1, labels),
         },
     )
-    for name in sorted(known_metrics()):
-        declared = set(metric_outputs(name))
+    for name in sorted(METRICS):
+        declared = set(METRICS[name].outputs)
         assert declared and declared <= set(compute_metrics([name], inputs)), name
+
+
+def test_every_metric_named_in_params_is_registered_with_its_outputs():
+    from gan_builders import PARAMS
+
+    from fitting_room.config import load_config
+
+    cfg = load_config(PARAMS)
+    assert set(cfg.evaluation.metrics) <= set(METRICS)
+
+
+def test_the_registry_implements_exactly_the_metrics_the_config_declares():
+    assert set(METRICS) == set(METRIC_OUTPUTS)
+    assert all(METRICS[name].outputs == outputs for name, outputs in METRIC_OUTPUTS.items())
 
 
 def test_registering_two_functions_under_one_name_fails():
     with pytest.raises(ValueError, match="registered twice"):
-        register_metric("fid", outputs=("fid",))(lambda inputs: {})
+        register_metric("fid", lambda inputs: {})
+
+
+def test_registering_an_undeclared_metric_names_where_to_declare_it():
+    with pytest.raises(ValueError, match="not declared in config.gan.METRIC_OUTPUTS"):
+        register_metric("sharpness", lambda inputs: {})
+
+
+def test_a_metric_that_omits_a_declared_output_is_refused():
+    fid = METRICS["fid"]
+    METRICS["fid"] = metric_registry.Metric("fid", lambda inputs: {}, fid.outputs)
+    try:
+        with pytest.raises(KeyError, match=r"did not return its declared output\(s\) \['fid'\]"):
+            compute_metrics(["fid"], MetricInputs(real=_features(REAL), fake=_features(SAME), num_classes=1))
+    finally:
+        METRICS["fid"] = fid
 
 
 def test_computing_an_unknown_metric_names_it():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from gan_builders import smoke_config
 
-from fitting_room.gan.data import load_split
+from fitting_room.data.images import load_split
 
 
 @pytest.fixture
@@ -59,7 +59,8 @@ def test_same_seed_gives_the_same_image_whatever_else_is_in_the_batch(gan):
 
 
 def test_saved_generator_loads_and_generates_identical_images(gan, tmp_path):
-    from fitting_room.gan.generate import derive_seeds, generate, load_generator, save_generator
+    from fitting_room.gan.generate import generate, load_generator, save_generator
+    from fitting_room.seeds import derive_seeds
 
     save_generator(
         gan.ema_generator, {"class_names": ["bar", "dress", "ring"], "latent_dim": 16}, tmp_path / "g"

@@ -121,8 +121,9 @@ def test_killed_run_resumes_from_its_last_checkpoint_with_the_same_config(tmp_pa
 @pytest.mark.slow
 def test_a_dress_request_yields_images_the_classifier_calls_dresses(tmp_path, shapes_dir):
     from fitting_room.evaluation.classifier import load_or_train_classifier, predict
-    from fitting_room.gan.generate import derive_seeds, generate, load_generator, resolve_category
+    from fitting_room.gan.generate import generate, load_generator, resolve_category
     from fitting_room.gan.train import train_gan
+    from fitting_room.seeds import derive_seeds
 
     cfg = smoke_config(
         tmp_path,

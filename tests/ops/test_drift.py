@@ -103,3 +103,39 @@ def test_incoming_files_are_parsed_and_implausible_values_blanked(tmp_path):
     assert np.isnan(frame.loc[0, "age_years"]) and frame.loc[1, "age_years"] == 30
     with pytest.raises(DataError, match="missing.json: incoming shopper file not found"):
         load_incoming([tmp_path / "missing.json"], {})
+
+
+def test_the_drift_decision_reads_relative_paths_from_the_project_root(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from fitting_room.config import load_config
+    from fitting_room.ops.drift import check_drift, incoming_paths
+
+    row = {"fit": "fit", "item_id": "1", "height": "5' 6\"", "size": 8}
+    rows = [{**row, "user_id": str(i)} for i in range(60)]
+    (tmp_path / "new.json").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    reference = tmp_path / "data/shoppers/validated.parquet"
+    reference.parent.mkdir(parents=True)
+    load_incoming([tmp_path / "new.json"], {}).to_parquet(reference)
+    cfg = load_config(Path(__file__).resolve().parents[2] / "params.yaml")
+    cfg = cfg.model_copy(update={"ops": cfg.ops.model_copy(update={"drift": CFG})})
+    monkeypatch.chdir(tmp_path.parent)  # the caller's working directory is not the project root
+    paths = incoming_paths(cfg, [Path("new.json")])
+    assert paths == [Path("new.json")]
+    report = check_drift(cfg, paths, root=tmp_path)
+    assert not report.drifted and report.n_incoming == report.n_reference == 60
+
+
+def test_the_drift_flow_loads_the_training_flow_by_its_entrypoint(monkeypatch, tmp_path):
+    # how flows/drift_check.py retrains in-process: by path, as a Prefect worker loads a flow,
+    # from any working directory and without touching sys.path itself
+    from pathlib import Path
+
+    from prefect.flows import load_flow_from_entrypoint
+
+    from fitting_room.pipeline.entrypoints import TRAINING_ENTRYPOINT
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))  # Prefect's loader may add to it
+    training = load_flow_from_entrypoint(str(Path(__file__).resolve().parents[2] / TRAINING_ENTRYPOINT))
+    assert training.name == "training-pipeline"

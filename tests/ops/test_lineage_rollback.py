@@ -15,11 +15,11 @@ from fitting_room.errors import FittingRoomError
 from fitting_room.ops.lineage import served_lineage
 from fitting_room.ops.rollback import bento_history, rollback_bento, rollback_bundle
 from fitting_room.tracking.mlflow_runs import PARENT_RUN_ENV, pipeline_run, stage_run
-from fitting_room.tracking.registry import GateConfig, evaluate_gate, promote
+from fitting_room.tracking.promotion import GateConfig, evaluate_gate, promote
+from fitting_room.tracking.roles import REGISTERED_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = {"generator": "fitting-room-generator", "advisor": "fitting-room-advisor"}
-ROLES["recommender"] = "fitting-room-recommender"
+ROLES = REGISTERED_MODELS
 
 
 def minimal_config(tmp_path: Path):
@@ -74,8 +74,8 @@ def test_lineage_of_the_champion_names_run_commit_data_params_validation_and_flo
 
 
 def test_lineage_of_an_unregistered_model_is_a_clear_error(cfg):
-    with pytest.raises(FittingRoomError, match="'fitting-room-advisor' has no 'champion' alias"):
-        served_lineage(cfg, MlflowClient(), "advisor")
+    with pytest.raises(FittingRoomError, match="'fitting-room-guide' has no 'champion' alias"):
+        served_lineage(cfg, MlflowClient(), "guide")
     with pytest.raises(FittingRoomError, match="no bento is current"):
         served_lineage(cfg, MlflowClient(), "bento")
 
@@ -119,7 +119,7 @@ def test_rollback_all_restores_every_champion_and_the_bento_with_an_audit_trail(
     (move,) = bento_history(cfg)
     assert move["to_bento"] == bento_v1 and move["reason"] == "v2 recommends out-of-stock items"
     lineage = served_lineage(cfg, client, "bento")
-    assert lineage["bento"] == bento_v1 and lineage["models"]["advisor"]["version"] == "1"
+    assert lineage["bento"] == bento_v1 and lineage["models"]["guide"]["version"] == "1"
 
 
 @pytest.mark.slow
@@ -139,9 +139,9 @@ def test_rollback_bento_to_the_default_relative_out_dir_lands_in_the_working_dir
 @pytest.mark.slow
 def test_rollback_all_moves_nothing_when_a_pinned_version_is_gone(cfg, bento_v1):
     register_version(cfg, ROLES["generator"], 0.5)
-    register_version(cfg, ROLES["generator"], 0.6)  # the advisor and recommender were never registered
+    register_version(cfg, ROLES["generator"], 0.6)  # the guide was never registered
     client = MlflowClient()
-    with pytest.raises(FittingRoomError, match="'fitting-room-advisor' version '1' is no longer registered"):
+    with pytest.raises(FittingRoomError, match="'fitting-room-guide' version '1' is no longer registered"):
         rollback_bundle(cfg, client, bento_v1, "test")
     assert str(client.get_model_version_by_alias(ROLES["generator"], "champion").version) == "2"
     assert not (Path(cfg.serving.out_dir) / "current.json").exists()

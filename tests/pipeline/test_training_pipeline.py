@@ -145,7 +145,7 @@ def test_whole_smoke_pipeline_ends_with_gated_champions_and_a_smoke_checked_bent
     assert current["bento"].startswith("fitting-room:")
     assert json.loads((project / "reports/serving/smoke_check.json").read_text())["passed"] is True
     client = mlflow.MlflowClient()
-    for name in ("fitting-room-generator", "fitting-room-advisor", "fitting-room-recommender"):
+    for name in ("fitting-room-generator", "fitting-room-guide"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     parent = parent_runs()[-1]
     assert set(stage_runs(parent.info.run_id)) >= DOWNSTREAM

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fitting_room.recommender import features as F
+from fitting_room.recommender import features
 from fitting_room.recommender.advisor import FitAdvisor, pick_sizes, train_advisor
 from fitting_room.recommender.evaluate import evaluate_fit
 from fitting_room.recommender.monotone import project_monotone
@@ -165,6 +165,8 @@ def test_the_configured_monotone_method_and_penalty_reach_the_trees_which_fall_a
     assert "[monotone_constraints_method: advanced]" in text
     assert "[monotone_penalty: 1]" in text
     grid = _grid(test, n_rows=20)
-    x = F.design_matrix(grid, F.join_stats(grid, advisor.stats), advisor.vocab).to_numpy(dtype=float)
+    x = features.design_matrix(grid, features.join_stats(grid, advisor.stats), advisor.vocab).to_numpy(
+        dtype=float
+    )
     raw = advisor.small_model.predict(x).reshape(20, len(SIZES))  # the trees alone, no projection
     assert np.all(np.diff(raw, axis=1) <= 1e-12), "the constrained trees let P(small) rise with size"

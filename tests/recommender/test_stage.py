@@ -40,7 +40,7 @@ def _cfg(project, *extra):
     return load_config(project / "params.yaml", overrides=[*FAST, *extra])
 
 
-def test_stage_saves_reports_registers_and_promotes_both_models(project):
+def test_stage_registers_the_guide_as_one_model_that_advises_and_recommends(project):
     import mlflow
 
     result = fit_recommender(_cfg(project), project / "validated.parquet", root=project)
@@ -54,9 +54,16 @@ def test_stage_saves_reports_registers_and_promotes_both_models(project):
         pd.read_parquet(project / "validated.parquet").drop_duplicates("user_id")["height_cm"].median()
     )
     client = mlflow.MlflowClient()
-    for name in ("fitting-room-advisor", "fitting-room-recommender"):
-        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
-    assert set(result.aliases.values()) == {"champion"}
+    assert [m.name for m in client.search_registered_models()] == ["fitting-room-guide"]
+    assert str(client.get_model_version_by_alias("fitting-room-guide", "champion").version) == "1"
+    assert result.aliases == {"fitting-room-guide": "champion"}
+    # the registered pyfunc answers both questions, told apart by the input's columns
+    model = mlflow.pyfunc.load_model("models:/fitting-room-guide@champion")
+    advice = model.predict(pd.DataFrame({"user_id": ["u1"], "item_id": ["i3"], "size": [8.0]}))
+    assert list(advice.columns) == ["p_small", "p_fit", "p_large", "advised_size"]
+    assert abs(advice[["p_small", "p_fit", "p_large"]].to_numpy().sum() - 1) < 1e-5
+    ranked = model.predict(pd.DataFrame({"height_cm": [168.0], "k": [3]}))
+    assert len(json.loads(ranked["recommendations"][0])) == 3
 
 
 def test_failed_gate_registers_a_challenger_and_leaves_the_champion(project):
@@ -67,8 +74,8 @@ def test_failed_gate_registers_a_challenger_and_leaves_the_champion(project):
     with pytest.raises(GateFailed, match="advisor_auc_macro"):
         fit_recommender(impossible, project / "validated.parquet", root=project)
     client = mlflow.MlflowClient()
-    assert str(client.get_model_version_by_alias("fitting-room-advisor", "champion").version) == "1"
-    assert str(client.get_model_version_by_alias("fitting-room-advisor", "challenger").version) == "2"
+    assert str(client.get_model_version_by_alias("fitting-room-guide", "champion").version) == "1"
+    assert str(client.get_model_version_by_alias("fitting-room-guide", "challenger").version) == "2"
 
 
 def test_missing_input_is_a_clear_error_and_writes_nothing(project):

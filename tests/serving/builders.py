@@ -72,8 +72,7 @@ def build_store(home: Path) -> dict[str, str]:
     labels = {"mlflow_version": "1", "git_commit": "test", "data_version": "test", "params_hash": "test"}
     return {
         "generator": store_generator(home / "work"),
-        "advisor": store_folder("fitting-room-advisor", guide, labels),
-        "recommender": store_folder("fitting-room-recommender", guide, labels),
+        "guide": store_folder("fitting-room-guide", guide, labels),
     }
 
 

@@ -136,7 +136,7 @@ def test_oversize_body_gets_413_and_the_service_keeps_serving(server):
 
 def test_info_reports_the_lineage_labels_of_every_model(server, model_tags):
     info = post(server, "/info", {}).json()
-    for role in ("generator", "advisor", "recommender"):
+    for role in ("generator", "guide"):
         model = info["models"][role]
         assert model["tag"] == model_tags[role]
         assert {"mlflow_version", "git_commit", "data_version", "params_hash"} <= set(model["labels"])

@@ -27,7 +27,7 @@ def test_resolved_params_round_trip_with_pinned_models():
     args = service_args(cfg.serving, {"generator": "fitting-room-generator:abc"})
     assert args["max_images"] == 8 and args["batching"] is False
     assert args["generator_model"] == "fitting-room-generator:abc"
-    assert args["advisor_model"] == "fitting-room-advisor:latest"
+    assert args["guide_model"] == "fitting-room-guide:latest"
     assert ServiceArgs.model_validate(args).model_dump() == args
 
 

@@ -45,7 +45,7 @@ serving:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> dict:
-    """A project folder whose MLflow registry has a champion generator, advisor and recommender."""
+    """A project folder whose MLflow registry has a champion generator and guide."""
     import mlflow
 
     root = tmp_path_factory.mktemp("project")
@@ -74,7 +74,7 @@ def register_champions(root: Path) -> None:
     import mlflow
 
     from fitting_room.gan.mlflow_model import log_generator_model
-    from fitting_room.recommender.mlflow_models import log_guide_models
+    from fitting_room.recommender.mlflow_models import log_guide_model
 
     builders = _builders()
     client = mlflow.MlflowClient()
@@ -82,10 +82,9 @@ def register_champions(root: Path) -> None:
     with mlflow.start_run(tags={"git_commit": "abc123", "data_version": "d1", "params_hash": "p1"}):
         info = log_generator_model(builders.save_tiny_generator(root / "work"))
         mlflow.register_model(info.model_uri, "fitting-room-generator")
-        log_guide_models(
-            builders.build_guide(root / "work" / "guide"), "fitting-room-advisor", "fitting-room-recommender"
-        )
-    for name in ("fitting-room-generator", "fitting-room-advisor", "fitting-room-recommender"):
+        info = log_guide_model(builders.build_guide(root / "work" / "guide"))
+        mlflow.register_model(info.model_uri, "fitting-room-guide")
+    for name in ("fitting-room-generator", "fitting-room-guide"):
         client.set_registered_model_alias(name, "champion", "1")
 
 
@@ -155,7 +154,7 @@ def test_the_bento_installs_exactly_the_versions_of_uv_lock(project, packaged):
 
 def test_every_champion_is_imported_with_its_lineage_labels(packaged):
     models = {m["role"]: m for m in packaged["models"]}
-    assert set(models) == {"generator", "advisor", "recommender"}
+    assert set(models) == {"generator", "guide"}
     for model in models.values():
         assert model["mlflow_version"] == "1"
         assert model["labels"]["mlflow_model"] == model["registered_name"]
@@ -174,7 +173,12 @@ def test_a_failed_smoke_check_keeps_the_previous_bento_current(project, packaged
     assert bentos(project) == [packaged["bento"]]  # the failed bento was deleted
 
 
-def test_package_without_a_champion_fails_naming_the_model(project, packaged):
-    done = fitting_room(project, "--set", "recommender.registered_advisor=no-such-model", "package")
+def test_package_without_a_champion_fails_naming_the_model(project, tmp_path):
+    # an empty registry of its own: the shared project keeps its champions for the other tests
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    env = {**project["env"], "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    done = fitting_room(
+        {"root": tmp_path, "env": {**env, "BENTOML_HOME": str(tmp_path / "bentoml")}}, "package"
+    )
     assert done.returncode == 2
-    assert "no-such-model" in done.stderr and "champion" in done.stderr
+    assert "'fitting-room-generator' has no 'champion' alias" in done.stderr

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -21,9 +21,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-# One ``rollback`` group; each model's command module adds its ``rollback <model>`` command.
-rollback_app = typer.Typer(help="Move a registered model's champion alias (or the served bento) back.")
-app.add_typer(rollback_app, name="rollback")
 
 
 class State:
@@ -45,7 +42,7 @@ class State:
         return self._cfg
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print a clear error to stderr and exit non-zero (no traceback for expected errors)."""
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
@@ -74,20 +71,6 @@ def main(
 
 def state(ctx: typer.Context) -> State:
     return ctx.find_root().obj
-
-
-def rollback_model(ctx: typer.Context, name: str, to: str, reason: str) -> None:
-    """Move registered model ``name``'s champion alias to version ``to`` and print the audit record."""
-    import json
-
-    import mlflow
-
-    from fitting_room.tracking.mlflow_runs import configure_mlflow
-    from fitting_room.tracking.registry import rollback
-
-    configure_mlflow(state(ctx).cfg.tracking)
-    record = rollback(mlflow.MlflowClient(), name, to, reason)
-    typer.echo(f"{name}: champion -> version {to} ({json.dumps(record)})")
 
 
 def run() -> None:

@@ -1,4 +1,4 @@
-"""``fitting-room lineage``, ``drift`` and ``rollback bento|all``: operations commands."""
+"""``fitting-room lineage``, ``drift`` and ``rollback``: operations commands."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from fitting_room.cli.main import app, rollback_app, state
+from fitting_room.cli.main import app, state
+from fitting_room.errors import FittingRoomError
 
 
 @app.command("lineage")
 def lineage_command(
     ctx: typer.Context,
-    what: Annotated[str, typer.Argument(help="generator | advisor | recommender | bento")] = "bento",
+    what: Annotated[str, typer.Argument(help="generator | guide | bento")] = "bento",
     as_json: Annotated[bool, typer.Option("--json", help="print the full JSON document")] = False,
 ) -> None:
     """Where the served model came from: version and alias history, MLflow run, git commit,
@@ -43,51 +44,49 @@ def drift_command(
 
     The Prefect flow ``flows/drift_check.py`` runs the same check, records it and triggers retraining.
     """
-    from fitting_room.ops.drift import compare_frames, load_incoming, load_reference
+    from fitting_room.ops.drift import check_drift, incoming_paths
 
     cfg = state(ctx).cfg
-    paths = incoming or [Path(s.path) for s in cfg.data.shoppers.sources if s.path]
-    report = compare_frames(
-        load_reference(cfg.ops.drift.reference),
-        load_incoming(paths, cfg.validation.shoppers.ranges, cfg.data.shoppers.max_rows),
-        cfg.ops.drift,
-    )
+    report = check_drift(cfg, incoming_paths(cfg, incoming))
     typer.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.to_markdown())
     if report.drifted:
         raise typer.Exit(1)
 
 
-@rollback_app.command("bento")
-def rollback_bento_command(
+@app.command("rollback")
+def rollback_command(
     ctx: typer.Context,
-    to: Annotated[str, typer.Option("--to", help="bento tag to serve again (see `bentoml list`)")],
+    what: Annotated[
+        str,
+        typer.Argument(
+            help="generator | guide: a model's champion alias (--to VERSION); bento: the served "
+            "bento (--to TAG); all: every model to the versions bento TAG pins, then the bento"
+        ),
+    ],
+    to: Annotated[str, typer.Option("--to", help="registered version (a model) or bento tag (bento, all)")],
     reason: Annotated[str, typer.Option(help="why (kept in the audit record)")] = "manual rollback",
 ) -> None:
-    """Make an earlier bento current again (its models' aliases stay; see `rollback all`)."""
-    from fitting_room.ops.rollback import rollback_bento
-    from fitting_room.tracking.mlflow_runs import configure_mlflow
-
-    cfg = state(ctx).cfg
-    configure_mlflow(cfg.tracking)
-    record = rollback_bento(cfg, to, reason)
-    typer.echo(f"bento: current -> {to} ({json.dumps(record)})")
-
-
-@rollback_app.command("all")
-def rollback_all_command(
-    ctx: typer.Context,
-    to: Annotated[str, typer.Option("--to", help="bento tag whose pinned model versions become champions")],
-    reason: Annotated[str, typer.Option(help="why (kept in the audit records)")] = "manual rollback",
-) -> None:
-    """Roll back the whole bundle: every model's champion to the version the bento pins, then the bento."""
+    """Move a model's champion alias, the served bento, or all of them back; every move is audited."""
     import mlflow
 
-    from fitting_room.ops.rollback import rollback_bundle
+    from fitting_room.ops.rollback import ROLLBACK_TARGETS, rollback_bento, rollback_bundle
     from fitting_room.tracking.mlflow_runs import configure_mlflow
+    from fitting_room.tracking.promotion import rollback
+    from fitting_room.tracking.roles import REGISTERED_MODELS
 
+    if what not in ROLLBACK_TARGETS:
+        raise FittingRoomError(f"rollback: unknown target {what!r} (choose {' | '.join(ROLLBACK_TARGETS)})")
     cfg = state(ctx).cfg
     configure_mlflow(cfg.tracking)
-    result = rollback_bundle(cfg, mlflow.MlflowClient(), to, reason)
-    for role, record in result["models"].items():
-        typer.echo(f"{role}: champion -> version {record['to_version']} (was {record.get('from_version')})")
-    typer.echo(f"bento: current -> {to}")
+    if what in REGISTERED_MODELS:
+        name = REGISTERED_MODELS[what]
+        record = rollback(mlflow.MlflowClient(), name, to, reason)
+        typer.echo(f"{name}: champion -> version {to} ({json.dumps(record)})")
+    elif what == "bento":
+        record = rollback_bento(cfg, to, reason)
+        typer.echo(f"bento: current -> {to} ({json.dumps(record)})")
+    else:
+        result = rollback_bundle(cfg, mlflow.MlflowClient(), to, reason)
+        for role, moved in result["models"].items():
+            typer.echo(f"{role}: champion -> version {moved['to_version']} (was {moved.get('from_version')})")
+        typer.echo(f"bento: current -> {to}")

@@ -1,4 +1,4 @@
-"""``fitting-room fit-recommender``, ``advise-fit``, ``recommend`` and ``rollback advisor|recommender``."""
+"""``fitting-room fit-recommender``, ``advise-fit`` and ``recommend``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from fitting_room.cli.main import app, rollback_app, rollback_model, state
+from fitting_room.cli.main import app, state
 from fitting_room.errors import FittingRoomError
 
 
@@ -21,7 +21,7 @@ def fit_recommender_command(
     ] = None,
     track: Annotated[bool, typer.Option(help="log to MLflow and apply the promotion gate")] = True,
 ) -> None:
-    """Train the fit advisor and the recommender, evaluate, save, log and gate them."""
+    """Train the shopping guide (fit advisor + catalog ranker), evaluate, save, log and gate it."""
     from fitting_room.recommender.stage import fit_recommender
 
     cfg = state(ctx).cfg
@@ -46,7 +46,7 @@ def advise_fit_command(
     ],
     out: Annotated[Path, typer.Option(help="CSV to write: row,p_small,p_fit,p_large,advised_size")],
     model_uri: Annotated[
-        str | None, typer.Option(help="guide folder or models:/ URI (default: the advisor's champion)")
+        str | None, typer.Option(help="guide folder or models:/ URI (default: the guide's champion)")
     ] = None,
 ) -> None:
     """Fit probabilities at each line's size and the advised size, one CSV row per input line."""
@@ -95,33 +95,5 @@ def recommend_command(
             "user_id": user_id,
         }
     )
-    guide = load_guide(cfg, model_uri, registered=cfg.recommender.registered_recommender)
+    guide = load_guide(cfg, model_uri)
     typer.echo(json.dumps(guide.recommend(profile, k), indent=2))
-
-
-def _rollback(ctx: typer.Context, which: str, to: str, reason: str) -> None:
-    cfg = state(ctx).cfg
-    name = (
-        cfg.recommender.registered_advisor if which == "advisor" else cfg.recommender.registered_recommender
-    )
-    rollback_model(ctx, name, to, reason)
-
-
-@rollback_app.command("advisor")
-def rollback_advisor_command(
-    ctx: typer.Context,
-    to: Annotated[str, typer.Option("--to", help="registered version to make champion again")],
-    reason: Annotated[str, typer.Option(help="why (kept in the audit record)")] = "manual rollback",
-) -> None:
-    """Point the fit advisor's ``champion`` alias at VERSION (audited)."""
-    _rollback(ctx, "advisor", to, reason)
-
-
-@rollback_app.command("recommender")
-def rollback_recommender_command(
-    ctx: typer.Context,
-    to: Annotated[str, typer.Option("--to", help="registered version to make champion again")],
-    reason: Annotated[str, typer.Option(help="why (kept in the audit record)")] = "manual rollback",
-) -> None:
-    """Point the recommender's ``champion`` alias at VERSION (audited)."""
-    _rollback(ctx, "recommender", to, reason)

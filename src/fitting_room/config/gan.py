@@ -88,6 +88,21 @@ class GanConfig(Section):
     checkpoint_dir: Path = Path("models/gan_checkpoints")  # resume checkpoints (DVC persist)
 
 
+# The metrics ``evaluation.metrics`` may name and the keys each one returns (``diversity`` also
+# returns one ``diversity_class_<c>`` per class). Declared here, not read from the registry, so
+# that config imports nothing that computes; the registry (evaluation/metric_registry.py) binds
+# a function to each name and refuses names missing here.
+METRIC_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "fid": ("fid",),
+    "kid": ("kid", "kid_std"),
+    "class_accuracy": ("class_accuracy", "classifier_real_accuracy", "class_accuracy_ratio"),
+    "precision_recall": ("precision", "recall"),
+    "diversity": ("diversity_min_ratio", "diversity_mean_ratio"),
+    "real_floor": ("real_floor_fid", "real_floor_kid", "real_floor_precision", "real_floor_recall"),
+    "noisy_real": ("noisy_real_fid", "noisy_real_kid", "noisy_real_precision", "noisy_real_recall"),
+}
+
+
 class ClassifierConfig(Section):
     epochs: int = Field(3, ge=1)  # passes over the train split
     batch_size: int = Field(128, ge=1)
@@ -98,7 +113,7 @@ class ClassifierConfig(Section):
 
 
 class EvaluationConfig(Section):
-    metrics: list[str] = Field(  # registry names (src/fitting_room/evaluation/metrics.py)
+    metrics: list[str] = Field(  # registry names (METRIC_OUTPUTS above)
         default_factory=lambda: [
             "fid",
             "kid",
@@ -116,7 +131,6 @@ class EvaluationConfig(Section):
     noise_sigma: float = Field(0.05, ge=0, le=1)  # pixel noise of the noisy-real reference (0-1 scale)
     seed: int = Field(1234, ge=0)  # seeds of the generated images and subsets
     classifier: ClassifierConfig = ClassifierConfig()
-    registered_model: str = Field("fitting-room-generator", min_length=1)  # MLflow registry name
     reports_dir: Path = Path("reports/gan")  # metrics.json and plots/
     gate: GateConfig = GateConfig(
         minimum={"class_accuracy": 0.85, "precision": 0.7, "diversity_min_ratio": 0.6},
@@ -128,21 +142,16 @@ class EvaluationConfig(Section):
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, names: list[str]) -> list[str]:
-        # Imported here: the registry module is light (numpy only) and lives with the metrics.
-        from fitting_room.evaluation.registry import known_metrics
-
-        unknown = [n for n in names if n not in known_metrics()]
+        unknown = [n for n in names if n not in METRIC_OUTPUTS]
         if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(known_metrics())}")
+            raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRIC_OUTPUTS)}")
         if not names:
             raise ValueError("name at least one metric")
         return names
 
     @model_validator(mode="after")
     def _gate_metrics_are_computed(self) -> EvaluationConfig:
-        from fitting_room.evaluation.registry import metric_outputs
-
-        produced = {key for name in self.metrics for key in metric_outputs(name)}
+        produced = {key for name in self.metrics for key in METRIC_OUTPUTS[name]}
         missing = sorted(self.gate.metric_names - produced)
         if missing:
             raise ValueError(f"gate uses metric(s) {missing} that no metric in evaluation.metrics produces")

@@ -77,8 +77,6 @@ class RecommenderConfig(Section):
     advisor: AdvisorConfig = AdvisorConfig()
     ranker: RankerConfig = RankerConfig()
     split: SplitConfig = SplitConfig()
-    registered_advisor: str = "fitting-room-advisor"  # MLflow registered model names
-    registered_recommender: str = "fitting-room-recommender"
     # item category (lower-case, as published) -> generator class, for generated previews
     category_classes: dict[str, str] = Field(default_factory=dict)
     default_class: str = "dress"  # generator class of categories not in the map

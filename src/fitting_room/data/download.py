@@ -8,13 +8,12 @@ like a finished one.
 from __future__ import annotations
 
 import http.client
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from fitting_room.errors import DataError
+from fitting_room.files import atomic_write
 
 CHUNK = 1 << 16
 USER_AGENT = "fitting-room-ingest/0.1"
@@ -38,12 +37,11 @@ def download_file(url: str, dest: str | Path, timeout_s: float = 60.0, progress:
     from tqdm import tqdm
 
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
+
+    def stream(tmp: Path) -> None:
         with (
-            os.fdopen(fd, "wb") as out,
+            open(tmp, "wb") as out,
             urllib.request.urlopen(request, timeout=timeout_s) as response,
         ):
             total = int(response.headers.get("Content-Length") or 0) or None
@@ -58,7 +56,9 @@ def download_file(url: str, dest: str | Path, timeout_s: float = 60.0, progress:
                     bar.update(len(chunk))
         if total is not None and received != total:
             raise DataError(f"download of {url} ended early: {received:,} of {total:,} bytes")
-        os.replace(tmp, dest)
+
+    try:
+        atomic_write(dest, stream, suffix=".part")
     except urllib.error.HTTPError as err:
         raise DataError(f"download of {url} failed: HTTP {err.code} {err.reason}") from None
     except urllib.error.URLError as err:
@@ -66,6 +66,4 @@ def download_file(url: str, dest: str | Path, timeout_s: float = 60.0, progress:
     except (TimeoutError, OSError, http.client.HTTPException) as err:
         # IncompleteRead (connection closed mid-body) is an HTTPException, not an OSError
         raise DataError(f"download of {url} failed: {type(err).__name__}: {err}") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return dest

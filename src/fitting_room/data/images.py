@@ -8,6 +8,7 @@ joins). Strings are stored as fixed-width unicode so loading never needs pickle.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,10 @@ class ImageSplit:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
 
     def take(self, index: np.ndarray) -> ImageSplit:
         """The rows at ``index`` (in that order)."""
@@ -129,3 +134,39 @@ def read_images_npz(path: str | Path) -> ImageSplit:
         )
     except ValueError as err:
         raise DataError(f"{path}: {err}") from None
+
+
+def load_split(images_dir: str | Path, split: str) -> ImageSplit:
+    """Load ``<images_dir>/<split>.npz`` (the ingest stage's output) and check its labels.
+
+    Raises:
+        DataError: naming the file and the array at fault.
+    """
+    path = Path(images_dir) / f"{split}.npz"
+    if not path.exists():
+        raise DataError(f"{path}: not found (run the ingest stage first)")
+    loaded = read_images_npz(path)
+    if len(loaded.labels) and (loaded.labels.min() < 0 or loaded.labels.max() >= loaded.num_classes):
+        raise DataError(
+            f"{path}: 'labels' outside [0, {loaded.num_classes}) for {loaded.num_classes} class_names"
+        )
+    return loaded
+
+
+def check_shape(split: ImageSplit, resolution: int, channels: int, where: str) -> None:
+    """Fail unless the images match ``data.images.resolution`` / ``channels`` from params."""
+    _, h, w, c = split.images.shape
+    if (h, w) != (resolution, resolution):
+        raise DataError(f"{where}: images are {h}x{w} but data.images.resolution is {resolution}")
+    if c != channels:
+        raise DataError(f"{where}: images have {c} channel(s) but data.images.channels is {channels}")
+
+
+def data_hash(images_dir: str | Path) -> str:
+    """Short content hash of the train and test splits (keys caches such as the classifier)."""
+    digest = hashlib.sha256()
+    for split in ("train", "test"):
+        with open(Path(images_dir) / f"{split}.npz", "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]

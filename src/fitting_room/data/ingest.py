@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -24,7 +25,7 @@ from fitting_room.data.clothing_fit import COLUMNS, locate_shopper_source, parse
 from fitting_room.data.fashion_mnist import OFFICIAL_SHA256, load_fashion_mnist
 from fitting_room.data.images import ImageSplit, write_images_npz
 from fitting_room.errors import DataError
-from fitting_room.files import sha256_file, staged_outputs
+from fitting_room.files import atomic_write_text, sha256_file, staged_outputs
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +97,12 @@ def ingest_images(
     start = time.perf_counter()
     quarantine_report = None
     if cfg.source == "fashion_mnist":
-        data = load_fashion_mnist(cfg.fashion_mnist, seed, checksums, progress)
-        train, test, origin, inputs, quarantined = data.train, data.test, data.origin, data.inputs, 0
+        mnist = load_fashion_mnist(cfg.fashion_mnist, seed, checksums, progress)
+        train, test, origin, inputs, quarantined = mnist.train, mnist.test, mnist.origin, mnist.inputs, 0
     else:
-        data = load_catalog(cfg.catalog, cfg.resolution, cfg.channels, seed)
-        train, test, origin, inputs = data.train, data.test, "catalog", data.inputs
-        quarantined, quarantine_report = len(data.quarantined), quarantine_csv(data.quarantined)
+        catalog = load_catalog(cfg.catalog, cfg.resolution, cfg.channels, seed)
+        train, test, origin, inputs = catalog.train, catalog.test, "catalog", catalog.inputs
+        quarantined, quarantine_report = len(catalog.quarantined), quarantine_csv(catalog.quarantined)
     meta = {
         "source": cfg.source,
         "origin": origin,
@@ -118,7 +119,7 @@ def ingest_images(
         write_images_npz(train, stage / "train.npz")
         write_images_npz(test, stage / "test.npz")
         if quarantine_report is not None:
-            (stage / "quarantine.csv").write_text(quarantine_report)
+            atomic_write_text(stage / "quarantine.csv", quarantine_report)
         _write_json(meta, stage / "meta.json")
     seconds = time.perf_counter() - start
     log.info("ingested %d train + %d test images into %s", len(train), len(test), cfg.out_dir)
@@ -142,7 +143,8 @@ def ingest_shoppers(cfg: ShoppersConfig, progress: bool | None = None) -> Shoppe
             or no rows at all were read; ``cfg.out_dir`` is then left as it was.
     """
     start = time.perf_counter()
-    frames, sources = [], {}
+    frames: list[pd.DataFrame] = []
+    sources: dict[str, dict[str, Any]] = {}
     for src in cfg.sources:
         path = locate_shopper_source(src, cfg.download_dir, cfg.timeout_s, progress)
         if path is None:
@@ -173,7 +175,7 @@ def _check_shape(split: ImageSplit, cfg: ImagesConfig) -> None:
 
 
 def _write_json(doc: dict, path: Path) -> None:
-    path.write_text(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+    atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def result_dict(result: ImagesIngestResult | ShoppersIngestResult) -> dict:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fitting_room.config.gan import ClassifierConfig
-from fitting_room.evaluation.registry import Features
-from fitting_room.gan.data import ImageSplit, data_hash, load_split
+from fitting_room.data.images import ImageSplit, data_hash, load_split
+from fitting_room.evaluation.metric_inputs import Features
+from fitting_room.files import atomic_write, atomic_write_json
 
 MODEL_FILE = "classifier.keras"
 META_FILE = "classifier.json"
@@ -75,16 +75,14 @@ def load_or_train_classifier(images_dir: str | Path, cfg: ClassifierConfig, seed
     train, test = load_split(images_dir, "train"), load_split(images_dir, "test")
     model = train_classifier(cfg, train, seed)
     accuracy = float((predict(model, test.images) == test.labels).mean())
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{MODEL_FILE}.tmp.keras"
-    model.save(tmp)
     meta = {
         "data_hash": folder.name.split("-")[0],
         "test_accuracy": accuracy,
         "config": cfg.model_dump(mode="json"),
     }
-    (folder / META_FILE).write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, folder / MODEL_FILE)  # last: its presence marks a complete cache entry
+    atomic_write_json(folder / META_FILE, meta)
+    # last: its presence marks a complete cache entry (Keras picks the format from .keras)
+    atomic_write(folder / MODEL_FILE, model.save, suffix=".keras")
     return model
 
 

@@ -1,4 +1,4 @@
-"""Image-quality metrics in the domain classifier's feature space (each one registered by name).
+"""Image-quality metrics in the domain classifier's feature space (named in the metric registry).
 
 FID and KID compare feature distributions; precision and recall use k-NN manifolds
 (Kynkäänniemi et al. 2019); class accuracy asks the classifier whether a "dress" request
@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from fitting_room.evaluation.registry import Features, MetricInputs, register_metric
+from fitting_room.evaluation.metric_inputs import Features, MetricInputs
 
 _CHUNK = 1024  # rows per distance block: bounds memory at ~CHUNK x N floats
 
@@ -113,13 +113,11 @@ def _distribution_metrics(inputs: MetricInputs, other: Features, prefix: str) ->
     }
 
 
-@register_metric("fid", outputs=("fid",))
 def fid(inputs: MetricInputs) -> dict[str, float]:
     """Fréchet distance of generated vs real test features (lower is better)."""
     return {"fid": frechet_distance(inputs.real.features, inputs.fake.features)}
 
 
-@register_metric("kid", outputs=("kid", "kid_std"))
 def kid(inputs: MetricInputs) -> dict[str, float]:
     """Kernel distance of generated vs real test features (lower is better; unbiased for small N)."""
     mean, std = kernel_distance(
@@ -128,9 +126,6 @@ def kid(inputs: MetricInputs) -> dict[str, float]:
     return {"kid": mean, "kid_std": std}
 
 
-@register_metric(
-    "class_accuracy", outputs=("class_accuracy", "classifier_real_accuracy", "class_accuracy_ratio")
-)
 def class_accuracy(inputs: MetricInputs) -> dict[str, float]:
     """Share of generated images the classifier assigns to the requested class."""
     acc = float((inputs.fake.predicted == inputs.fake.labels).mean())
@@ -142,14 +137,12 @@ def class_accuracy(inputs: MetricInputs) -> dict[str, float]:
     }
 
 
-@register_metric("precision_recall", outputs=("precision", "recall"))
 def precision_recall_metric(inputs: MetricInputs) -> dict[str, float]:
     """k-NN manifold precision (fidelity) and recall (coverage) of generated vs real test."""
     precision, recall = precision_recall(inputs.real.features, inputs.fake.features, inputs.knn_k)
     return {"precision": precision, "recall": recall}
 
 
-@register_metric("diversity", outputs=("diversity_min_ratio", "diversity_mean_ratio"))
 def diversity(inputs: MetricInputs) -> dict[str, float]:
     """Per-class spread of generated features relative to real ones (1.0 = as varied as real).
 
@@ -172,19 +165,11 @@ def diversity(inputs: MetricInputs) -> dict[str, float]:
     return out
 
 
-@register_metric(
-    "real_floor",
-    outputs=("real_floor_fid", "real_floor_kid", "real_floor_precision", "real_floor_recall"),
-)
 def real_floor(inputs: MetricInputs) -> dict[str, float]:
     """The same distribution metrics for real train images vs test: the best achievable."""
     return _distribution_metrics(inputs, inputs.reference("train"), "real_floor_")
 
 
-@register_metric(
-    "noisy_real",
-    outputs=("noisy_real_fid", "noisy_real_kid", "noisy_real_precision", "noisy_real_recall"),
-)
 def noisy_real(inputs: MetricInputs) -> dict[str, float]:
     """Real train images with Gaussian pixel noise vs test: the self-calibrating quality target."""
     return _distribution_metrics(inputs, inputs.reference("noisy_train"), "noisy_real_")

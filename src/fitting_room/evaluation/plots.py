@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fitting_room.evaluation.registry import Features
+from fitting_room.evaluation.metric_inputs import Features
 from fitting_room.files import atomic_write, atomic_write_text
 
 

@@ -10,7 +10,6 @@ to resume.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fitting_room.errors import FittingRoomError
+from fitting_room.files import atomic_write, atomic_write_json
 
 STATE_FILE = "state.npz"
 META_FILE = "state.json"
@@ -63,20 +63,17 @@ def save_checkpoint(gan: Any, directory: str | Path, meta: dict[str, Any]) -> Pa
     """Write the full training state; the previous checkpoint survives until the new one is complete."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    arrays = {
+    arrays: dict[str, Any] = {  # Any: numpy's stub would read a key as savez's allow_pickle flag
         f"{group}/{i}": np.asarray(v.numpy() if hasattr(v, "numpy") else v)
         for group, variables in state_variables(gan).items()
         for i, v in enumerate(variables)
     }
-    tmp = directory / f".{STATE_FILE}.tmp.npz"
-    np.savez(tmp, **arrays)
     meta = {**meta, "step": int(gan.step.numpy())}
-    tmp_meta = directory / f".{META_FILE}.tmp"
-    tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
     # state first, then the small record that points at it: a crash between leaves the
-    # new state with the old record, which only under-reports the step (never corrupts)
-    os.replace(tmp, directory / STATE_FILE)
-    os.replace(tmp_meta, directory / META_FILE)
+    # new state with the old record, which only under-reports the step (never corrupts).
+    # np.savez appends .npz to names without it, so the temporary name ends in .npz.
+    atomic_write(directory / STATE_FILE, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
+    atomic_write_json(directory / META_FILE, meta)
     return directory / STATE_FILE
 
 

@@ -1,72 +1,13 @@
-"""Read the ingested image splits and turn them into a tf.data pipeline for GAN training."""
+"""The GAN's view of the ingested images: pixel scaling and the tf.data training pipeline."""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fitting_room.data.images import ImageSplit
 from fitting_room.errors import DataError
-
-
-@dataclass(frozen=True)
-class ImageSplit:
-    images: np.ndarray  # (N, H, W, C) uint8
-    labels: np.ndarray  # (N,) int64
-    class_names: tuple[str, ...]
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-
-def load_split(images_dir: str | Path, split: str) -> ImageSplit:
-    """Load ``<images_dir>/<split>.npz`` and check it follows the ingested-images contract.
-
-    Raises:
-        DataError: naming the file and the array at fault.
-    """
-    path = Path(images_dir) / f"{split}.npz"
-    if not path.exists():
-        raise DataError(f"{path}: not found (run the ingest stage first)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in ("images", "labels", "class_names") if k in npz}
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: not a readable .npz ({err})") from None
-    missing = {"images", "labels", "class_names"} - set(arrays)
-    if missing:
-        raise DataError(f"{path}: missing array(s) {sorted(missing)}")
-    images, labels, names = arrays["images"], arrays["labels"], arrays["class_names"]
-    if images.ndim != 4 or images.dtype != np.uint8:
-        raise DataError(f"{path}: 'images' must be (N, H, W, C) uint8, got {images.shape} {images.dtype}")
-    if labels.shape != (len(images),):
-        raise DataError(f"{path}: 'labels' has shape {labels.shape}, expected ({len(images)},)")
-    if len(labels) and (labels.min() < 0 or labels.max() >= len(names)):
-        raise DataError(f"{path}: 'labels' outside [0, {len(names)}) for {len(names)} class_names")
-    return ImageSplit(images, labels.astype(np.int64), tuple(str(n) for n in names))
-
-
-def check_shape(split: ImageSplit, resolution: int, channels: int, where: str) -> None:
-    """Fail unless the images match ``data.images.resolution`` / ``channels`` from params."""
-    _, h, w, c = split.images.shape
-    if (h, w) != (resolution, resolution):
-        raise DataError(f"{where}: images are {h}x{w} but data.images.resolution is {resolution}")
-    if c != channels:
-        raise DataError(f"{where}: images have {c} channel(s) but data.images.channels is {channels}")
-
-
-def data_hash(images_dir: str | Path) -> str:
-    """Short content hash of the train and test splits (keys caches such as the classifier)."""
-    digest = hashlib.sha256()
-    for split in ("train", "test"):
-        with open(Path(images_dir) / f"{split}.npz", "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def to_model_range(images: np.ndarray) -> np.ndarray:

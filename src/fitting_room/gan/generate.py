@@ -8,7 +8,6 @@ whoever serves it cannot drift from how it was trained.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fitting_room.errors import DataError, FittingRoomError
-from fitting_room.files import atomic_write
+from fitting_room.files import atomic_write, atomic_write_json
 
 MODEL_FILE = "generator.keras"
 META_FILE = "generator.json"
@@ -41,11 +40,6 @@ def noise_for_seeds(seeds: np.ndarray, latent_dim: int) -> np.ndarray:
     return np.stack([np.random.default_rng(int(s)).standard_normal(latent_dim) for s in seeds]).astype(
         np.float32
     )
-
-
-def derive_seeds(seed: int, n: int) -> np.ndarray:
-    """``n`` per-image seeds from one request seed (image i of seed S is the same for any n)."""
-    return np.array([np.random.SeedSequence([seed, i]).generate_state(1)[0] for i in range(n)], np.uint64)
 
 
 def generate(generator: Any, labels: Any, seeds: Any, batch_size: int = 256) -> np.ndarray:
@@ -88,13 +82,8 @@ def resolve_category(category: str | int, class_names: list[str]) -> int:
 def save_generator(model: Any, meta: dict[str, Any], model_dir: str | Path) -> Path:
     """Write ``generator.keras`` and ``generator.json`` atomically (each via a temp file)."""
     model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    tmp_model = model_dir / f".{MODEL_FILE}.tmp.keras"
-    model.save(tmp_model)
-    os.replace(tmp_model, model_dir / MODEL_FILE)
-    tmp_meta = model_dir / f".{META_FILE}.tmp"
-    tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
-    os.replace(tmp_meta, model_dir / META_FILE)
+    atomic_write(model_dir / MODEL_FILE, model.save, suffix=".keras")  # Keras reads the format off .keras
+    atomic_write_json(model_dir / META_FILE, meta)
     return model_dir
 
 

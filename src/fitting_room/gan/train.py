@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from fitting_room.config import Config
+from fitting_room.data.images import ImageSplit, check_shape, data_hash, load_split
 from fitting_room.errors import FittingRoomError
 from fitting_room.gan.cluster import Cluster, resolve_cluster
-from fitting_room.gan.data import ImageSplit, check_shape, data_hash, load_split
 
 
 @dataclass(frozen=True)
@@ -283,9 +283,14 @@ def _callbacks(run: _Run, use_mlflow: bool) -> tuple[Any, Any, list[Any]]:
     grid_seeds = np.arange(len(grid_labels))
     ema = _local_ema(run) if run.chief else None  # the others never sample, score or save
     monitored = t.monitor_images_per_class and run.chief  # the chief alone scores and logs
+
+    def sample() -> tuple[np.ndarray, np.ndarray]:
+        assert ema is not None, "only the chief samples"
+        return generate(ema(), grid_labels, grid_seeds), grid_labels
+
     logger = cb.EpochLogger(
         t.batch_size,
-        sample=lambda: (generate(ema(), grid_labels, grid_seeds), grid_labels),
+        sample=sample,
         monitor=_quick_monitor(run.cfg, run.images_dir, ema) if monitored else None,
         use_mlflow=use_mlflow,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fitting_room.config import Config
 from fitting_room.config.ops import DriftConfig
 from fitting_room.errors import DataError
 
@@ -183,3 +184,26 @@ def load_reference(path: Path) -> pd.DataFrame:
     from fitting_room.validation.shoppers import read_transactions
 
     return read_transactions(Path(path))
+
+
+def incoming_paths(cfg: Config, incoming: list[Path] | None = None) -> list[Path]:
+    """The files to check: ``incoming``, else the configured shopper sources (a new drop at the
+    same path is exactly what the next training run would ingest)."""
+    return list(incoming) if incoming else [Path(s.path) for s in cfg.data.shoppers.sources if s.path]
+
+
+def check_drift(cfg: Config, paths: list[Path], root: str | Path = ".") -> DriftReport:
+    """The drift decision: ``paths`` against the training reference, judged by ``ops.drift``.
+
+    The CLI (``fitting-room drift``) and the drift flow both call this; relative paths are
+    read from ``root``.
+
+    Raises:
+        DataError: naming a missing or malformed file (incoming, or the reference).
+    """
+    root = Path(root)
+    reference = load_reference(root / cfg.ops.drift.reference)
+    incoming = load_incoming(
+        [root / p for p in paths], cfg.validation.shoppers.ranges, cfg.data.shoppers.max_rows
+    )
+    return compare_frames(reference, incoming, cfg.ops.drift)

@@ -16,19 +16,10 @@ import yaml
 
 from fitting_room.config import Config
 from fitting_room.errors import FittingRoomError
-from fitting_room.tracking.registry import alias_history, champion_version
+from fitting_room.tracking.promotion import alias_history, champion_version
+from fitting_room.tracking.roles import REGISTERED_MODELS, ROLES
 
-ROLES = ("generator", "advisor", "recommender")
 RUN_TAGS = ("git_commit", "data_version", "params_hash", "profile", "prefect_flow_run_id", "stage")
-
-
-def registered_names(cfg: Config) -> dict[str, str]:
-    """Role -> MLflow registered model name."""
-    return {
-        "generator": cfg.evaluation.registered_model,
-        "advisor": cfg.recommender.registered_advisor,
-        "recommender": cfg.recommender.registered_recommender,
-    }
 
 
 def current_bento_doc(cfg: Config, root: str | Path = ".") -> dict[str, Any] | None:
@@ -146,14 +137,13 @@ def served_lineage(cfg: Config, client: Any, what: str, root: str | Path = ".") 
                 f"{Path(root) / cfg.serving.out_dir / 'current.json'} not found: no bento is current "
                 "(run `fitting-room package`)"
             )
-        names = registered_names(cfg)
         versions = served_versions(doc)
         return {
             "bento": doc.get("bento"),
             "archive": doc.get("archive"),
             "smoke_check": doc.get("smoke_check"),
             "models": {
-                role: model_lineage(client, names[role], versions.get(role))
+                role: model_lineage(client, REGISTERED_MODELS[role], versions.get(role))
                 for role in ROLES
                 if role in versions
             },
@@ -161,8 +151,8 @@ def served_lineage(cfg: Config, client: Any, what: str, root: str | Path = ".") 
     if what not in ROLES:
         raise FittingRoomError(f"lineage: unknown model {what!r} (choose {', '.join([*ROLES, 'bento'])})")
     version = served_versions(doc).get(what)
-    out = model_lineage(client, registered_names(cfg)[what], version)
-    out["served_from"] = doc.get("bento") if version else "champion alias (no bento packaged yet)"
+    out = model_lineage(client, REGISTERED_MODELS[what], version)
+    out["served_from"] = (doc or {}).get("bento") if version else "champion alias (no bento packaged yet)"
     return out
 
 

@@ -1,11 +1,11 @@
 """Roll the served bundle back: a previous bento, and with it the champions of its models.
 
-A bento pins the exact MLflow versions of the generator, advisor and recommender (its
-labels), so rolling back "everything" means: check every version still exists, move each
-model's ``champion`` alias back (audited in the registry), then make that bento current
-again. Every check runs before the first alias moves, so a bad target changes nothing.
-Each bento move is recorded as an MLflow run (who, when, why, from, to) in the ops
-experiment; model moves are recorded by :func:`fitting_room.tracking.registry.rollback`.
+A bento pins the exact MLflow versions of the generator and the guide (its labels), so
+rolling back "everything" means: check every version still exists, move each model's
+``champion`` alias back (audited in the registry), then make that bento current again.
+Every check runs before the first alias moves, so a bad target changes nothing. Each bento
+move is recorded as an MLflow run (who, when, why, from, to) in the ops experiment; model
+moves are recorded by :func:`fitting_room.tracking.promotion.rollback`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,11 @@ from typing import Any
 
 from fitting_room.config import Config
 from fitting_room.errors import FittingRoomError
-from fitting_room.ops.lineage import current_bento_doc, registered_names
+from fitting_room.ops.lineage import current_bento_doc
+from fitting_room.tracking.roles import REGISTERED_MODELS, ROLES
+
+# what `fitting-room rollback` moves: one model's champion, the served bento, or all of them
+ROLLBACK_TARGETS: tuple[str, ...] = (*ROLES, "bento", "all")
 
 
 def bento_models(cfg: Config, bento_tag: str) -> list[Any]:
@@ -41,7 +45,7 @@ def bento_models(cfg: Config, bento_tag: str) -> list[Any]:
     labels = dict(bento.info.labels)
     models = [
         ImportedModel(role, name, labels[f"{role}_version"], "", {"role": role, "mlflow_model": name})
-        for role, name in registered_names(cfg).items()
+        for role, name in REGISTERED_MODELS.items()
         if labels.get(f"{role}_version")
     ]
     if not models:
@@ -109,7 +113,7 @@ def rollback_bundle(cfg: Config, client: Any, to_tag: str, reason: str, root: st
     """
     from mlflow.exceptions import MlflowException
 
-    from fitting_room.tracking.registry import rollback
+    from fitting_room.tracking.promotion import rollback
 
     models = bento_models(cfg, to_tag)
     for m in models:

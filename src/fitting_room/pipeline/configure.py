@@ -29,8 +29,9 @@ def image_sources(cfg: Config) -> dict[str, object]:
     """Fingerprints of the image files the ingest stage will read (first folder that has them)."""
     images = cfg.data.images
     if images.source == "catalog":
+        assert images.catalog.dir is not None  # the config refuses source catalog without a dir
         folder = Path(images.catalog.dir)
-        found = {}
+        found: dict[str, str] = {}
         if folder.is_dir():
             for p in sorted(folder.rglob("*")):
                 if p.is_file():
@@ -40,17 +41,17 @@ def image_sources(cfg: Config) -> dict[str, object]:
         return {"source": "catalog", "dir": str(folder), "files": found}
     fm = images.fashion_mnist
     # the same look-up order as the loader, so the fingerprint is of the files it will read
-    for folder in [fm.path, fm.system_path, fm.download_dir]:
-        found = find_idx_files(folder)
-        if found:
-            files = {p.name: file_fingerprint(p) for p in found.values()}
-            return {"source": "fashion_mnist", "dir": str(folder), "files": files}
+    for candidate in [fm.path, fm.system_path, fm.download_dir]:
+        idx = find_idx_files(candidate)
+        if idx:
+            files = {p.name: file_fingerprint(p) for p in idx.values()}
+            return {"source": "fashion_mnist", "dir": str(candidate), "files": files}
     return {"source": "fashion_mnist", "dir": None, "files": {}, "note": "will download"}
 
 
 def shopper_sources(cfg: Config) -> dict[str, object]:
     """Fingerprints of the Clothing-Fit files the ingest stage will read."""
-    out = {}
+    out: dict[str, object] = {}
     for src in cfg.data.shoppers.sources:
         path = Path(src.path) if src.path else None
         if path is not None and path.is_file():

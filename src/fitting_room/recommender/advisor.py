@@ -28,9 +28,10 @@ import pandas as pd
 
 from fitting_room.config.recommender import AdvisorConfig
 from fitting_room.errors import DataError
-from fitting_room.recommender import features as F
+from fitting_room.files import atomic_write_json, atomic_write_text
+from fitting_room.recommender import features
 from fitting_room.recommender.monotone import SizeGrids, interpolate_rows, project_monotone
-from fitting_room.recommender.storage import read_frame, write_frame, write_json, write_text
+from fitting_room.recommender.storage import read_frame, write_frame
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class FitAdvisor:
     small_model: Any  # lightgbm.Booster for P(small)
     large_model: Any  # lightgbm.Booster for P(large | not small)
     size_model: Any  # lightgbm.Booster: size rented by shoppers who reported "fit" (no size input)
-    stats: F.FitStats
+    stats: features.FitStats
     vocab: dict[str, list[str]]
     size_chart: pd.DataFrame  # columns key_kind (item|category|all), key, size, count
     max_sizes: int
@@ -68,19 +69,21 @@ class FitAdvisor:
             ``(grid (n, G), p_small (n, G) non-increasing, p_large_if_not_small (n, G)
             non-decreasing, expected size (n,))``.
         """
-        frame = F.with_keys(frame).reset_index(drop=True)
+        frame = features.with_keys(frame).reset_index(drop=True)
         x = self.design(frame)
         grid = self.grids.for_rows(frame["item_id"].to_numpy(), frame["category"].to_numpy())
         return grid, *self.score_design(x, grid, num_threads), self.expected_sizes(x, num_threads)
 
     def design(self, frame: pd.DataFrame) -> np.ndarray:
-        """The design matrix (:func:`F.design_matrix`, statistics joined) of raw rows, as floats."""
-        frame = F.with_keys(frame)
-        return F.design_matrix(frame, F.join_stats(frame, self.stats), self.vocab).to_numpy(dtype=np.float64)
+        """The design matrix (:func:`features.design_matrix`, statistics joined) of raw rows, as floats."""
+        frame = features.with_keys(frame)
+        return features.design_matrix(frame, features.join_stats(frame, self.stats), self.vocab).to_numpy(
+            dtype=np.float64
+        )
 
     def expected_sizes(self, x: np.ndarray, num_threads: int = 0) -> np.ndarray:
         """The size shoppers like each design row's (who reported "fit") rented; ignores the size columns."""
-        return self.size_model.predict(x[:, F.size_free_columns()], num_threads=num_threads)
+        return self.size_model.predict(x[:, features.size_free_columns()], num_threads=num_threads)
 
     def score_design(
         self, x: np.ndarray, grid: np.ndarray, num_threads: int = 0
@@ -125,9 +128,9 @@ class FitAdvisor:
 
     def save(self, path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
-        write_text(path / "small.lgb.txt", self.small_model.model_to_string())
-        write_text(path / "large.lgb.txt", self.large_model.model_to_string())
-        write_text(path / "size.lgb.txt", self.size_model.model_to_string())
+        atomic_write_text(path / "small.lgb.txt", self.small_model.model_to_string())
+        atomic_write_text(path / "large.lgb.txt", self.large_model.model_to_string())
+        atomic_write_text(path / "size.lgb.txt", self.size_model.model_to_string())
         write_frame(path / "item_stats.parquet", self.stats.items)
         write_frame(path / "user_stats.parquet", self.stats.users)
         write_frame(path / "category_stats.parquet", self.stats.categories)
@@ -136,12 +139,12 @@ class FitAdvisor:
             "p_small": self.stats.p_small,
             "p_large": self.stats.p_large,
             "vocab": self.vocab,
-            "features": F.feature_names(),
-            "labels": list(F.FIT_LABELS),
+            "features": features.feature_names(),
+            "labels": list(features.FIT_LABELS),
             "max_sizes": self.max_sizes,
             "smoothing": self.smoothing,
         }
-        write_json(path / "advisor.json", meta)
+        atomic_write_json(path / "advisor.json", meta)
         return path
 
     @classmethod
@@ -152,11 +155,11 @@ class FitAdvisor:
         if not meta_path.exists():
             raise DataError(f"{path}: not an advisor directory (no advisor.json)")
         meta = json.loads(meta_path.read_text())
-        if meta["features"] != F.feature_names():
+        if meta["features"] != features.feature_names():
             raise DataError(f"{meta_path}: saved feature list differs from this code's; retrain the advisor")
         if not (path / "size.lgb.txt").exists():
             raise DataError(f"{path}: no expected-size model (size.lgb.txt); retrain the advisor")
-        stats = F.FitStats(
+        stats = features.FitStats(
             items=read_frame(path / "item_stats.parquet"),
             users=read_frame(path / "user_stats.parquet"),
             categories=read_frame(path / "category_stats.parquet"),
@@ -177,11 +180,11 @@ class FitAdvisor:
 
 def expand_sizes(x: np.ndarray, rows: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Design rows ``x[rows]`` re-asked at ``sizes``: only the size-derived columns change."""
-    names = F.feature_names()
+    names = features.feature_names()
     out = x[rows]
     out[:, names.index("size")] = sizes
-    columns = {name: out[:, names.index(name)] for name in F.SIZE_INPUTS}
-    for name, values in F.size_features(sizes, columns).items():
+    columns = {name: out[:, names.index(name)] for name in features.SIZE_INPUTS}
+    for name, values in features.size_features(sizes, columns).items():
         out[:, names.index(name)] = values
     return out
 
@@ -249,7 +252,7 @@ def lgb_params(cfg: AdvisorConfig, objective: str, seed: int) -> dict[str, Any]:
 def train_advisor(
     train: pd.DataFrame, val: pd.DataFrame, cfg: AdvisorConfig, seed: int
 ) -> tuple[FitAdvisor, dict[str, float]]:
-    """Fit both binary models with early stopping on ``val``.
+    """Fit both binary models and the expected-size model with early stopping on ``val``.
 
     Args:
         train: labelled training transactions (rows without a fit label are dropped).
@@ -260,55 +263,27 @@ def train_advisor(
     Returns:
         The advisor and training facts (rounds, seconds).
     """
-    import lightgbm as lgb
-
-    train = train[F.fit_codes(train["fit"]) >= 0]
-    val = val[F.fit_codes(val["fit"]) >= 0]
-    if len(train) < 20 or len(val) < 5:
-        raise DataError(
-            f"fit: too few labelled transactions to train the advisor (train {len(train)}, val {len(val)})"
-        )
+    train, val = labelled_only(train, val)
     start = time.perf_counter()
-    vocab = F.build_vocab(train)
-    x_train = F.design_matrix(train, F.out_of_fold_stats(train, cfg.n_folds, cfg.smoothing, seed), vocab)
-    stats = F.compute_stats(train, cfg.smoothing)
-    x_val = F.design_matrix(val, F.join_stats(val, stats), vocab)
-    y_train, y_val = F.fit_codes(train["fit"]), F.fit_codes(val["fit"])
-
-    names = F.feature_names()
-    constrained = F.SIZE_FEATURES if cfg.monotone_constraints == "all" else F.SIZE_FEATURES[1:]
-    size_idx = {names.index(f) for f in constrained} if cfg.monotone_constraints != "none" else set()
-
-    def fit_binary(x: pd.DataFrame, y: np.ndarray, xv: pd.DataFrame, yv: np.ndarray, sign: int) -> Any:
-        params = lgb_params(cfg, "binary", seed)
-        if size_idx:
-            params["monotone_constraints"] = [sign if i in size_idx else 0 for i in range(len(names))]
-            params["monotone_constraints_method"] = cfg.monotone_method
-            params["monotone_penalty"] = cfg.monotone_penalty
-        cats = list(F.CATEGORICAL)
-        dtrain = lgb.Dataset(x, y, feature_name=names, categorical_feature=cats, free_raw_data=True)
-        dval = lgb.Dataset(xv, yv, reference=dtrain, categorical_feature=cats)
-        return lgb.train(
-            params,
-            dtrain,
-            num_boost_round=cfg.num_boost_round,
-            valid_sets=[dval],
-            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
-        )
-
-    small = fit_binary(x_train, (y_train == 0).astype(int), x_val, (y_val == 0).astype(int), -1)
-    keep, keep_val = y_train != 0, y_val != 0
-    y_large, y_large_val = (y_train[keep] == 2).astype(int), (y_val[keep_val] == 2).astype(int)
-    large = fit_binary(x_train[keep], y_large, x_val[keep_val], y_large_val, +1)
-    fit, fit_val = y_train == 1, y_val == 1
+    design = build_design(train, val, cfg, seed)
+    y, y_val = design.y_train, design.y_val
+    # P(small) first; P(large) is then learnt among the rows that were not small
+    small = fit_binary(design.x_train, y == 0, design.x_val, y_val == 0, -1, cfg, seed)
+    keep, keep_val = y != 0, y_val != 0
+    large = fit_binary(
+        design.x_train[keep], y[keep] == 2, design.x_val[keep_val], y_val[keep_val] == 2, +1, cfg, seed
+    )
+    fit, fit_val = y == 1, y_val == 1
     sizes, sizes_val = train["size"].to_numpy(float), val["size"].to_numpy(float)
-    size_model = fit_expected_size(x_train[fit], sizes[fit], x_val[fit_val], sizes_val[fit_val], cfg, seed)
+    size_model = fit_expected_size(
+        design.x_train[fit], sizes[fit], design.x_val[fit_val], sizes_val[fit_val], cfg, seed
+    )
     advisor = FitAdvisor(
         small_model=small,
         large_model=large,
         size_model=size_model,
-        stats=stats,
-        vocab=vocab,
+        stats=design.stats,
+        vocab=design.vocab,
         size_chart=build_size_chart(train, cfg.max_sizes_per_item),
         max_sizes=cfg.max_sizes_per_item,
         smoothing=cfg.smoothing,
@@ -323,6 +298,93 @@ def train_advisor(
     return advisor, facts
 
 
+def labelled_only(train: pd.DataFrame, val: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows with a fit label (small/fit/large) of both parts.
+
+    Raises:
+        DataError: too few labelled rows to train on or to stop early with.
+    """
+    train = train[features.fit_codes(train["fit"]) >= 0]
+    val = val[features.fit_codes(val["fit"]) >= 0]
+    if len(train) < 20 or len(val) < 5:
+        raise DataError(
+            f"fit: too few labelled transactions to train the advisor (train {len(train)}, val {len(val)})"
+        )
+    return train, val
+
+
+@dataclass(frozen=True)
+class Design:
+    """The advisor's design matrices and fit codes, and the preprocessing that produced them."""
+
+    x_train: pd.DataFrame
+    y_train: np.ndarray
+    x_val: pd.DataFrame
+    y_val: np.ndarray
+    stats: features.FitStats  # fitted on all of train: what the saved advisor joins at serving
+    vocab: dict
+
+
+def build_design(train: pd.DataFrame, val: pd.DataFrame, cfg: AdvisorConfig, seed: int) -> Design:
+    """Design matrices: train rows get out-of-fold statistics (no row sees its own label),
+    validation rows the statistics of all of train, as serving will."""
+    vocab = features.build_vocab(train)
+    train_stats = features.out_of_fold_stats(train, cfg.n_folds, cfg.smoothing, seed)
+    stats = features.compute_stats(train, cfg.smoothing)
+    return Design(
+        x_train=features.design_matrix(train, train_stats, vocab),
+        y_train=features.fit_codes(train["fit"]),
+        x_val=features.design_matrix(val, features.join_stats(val, stats), vocab),
+        y_val=features.fit_codes(val["fit"]),
+        stats=stats,
+        vocab=vocab,
+    )
+
+
+def monotone_params(cfg: AdvisorConfig, sign: int) -> dict[str, Any]:
+    """LightGBM's monotone-constraint parameters: ``sign`` along the constrained size features.
+
+    ``monotone_constraints`` picks them: every size feature, only the size-relative ones (the
+    raw size free), or none.
+    """
+    if cfg.monotone_constraints == "none":
+        return {}
+    names = features.feature_names()
+    constrained = set(
+        features.SIZE_FEATURES if cfg.monotone_constraints == "all" else features.RELATIVE_SIZE_FEATURES
+    )
+    return {
+        "monotone_constraints": [sign if name in constrained else 0 for name in names],
+        "monotone_constraints_method": cfg.monotone_method,
+        "monotone_penalty": cfg.monotone_penalty,
+    }
+
+
+def fit_binary(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    x_val: pd.DataFrame,
+    y_val: np.ndarray,
+    sign: int,
+    cfg: AdvisorConfig,
+    seed: int,
+) -> Any:
+    """One binary LightGBM model (P(small): ``sign`` -1, P(large): +1 along the size features)."""
+    import lightgbm as lgb
+
+    params = {**lgb_params(cfg, "binary", seed), **monotone_params(cfg, sign)}
+    names, cats = features.feature_names(), list(features.CATEGORICAL)
+    dtrain = lgb.Dataset(x, y.astype(int), feature_name=names, categorical_feature=cats, free_raw_data=True)
+    dval = lgb.Dataset(x_val, y_val.astype(int), reference=dtrain, categorical_feature=cats)
+    return lgb.train(
+        params,
+        dtrain,
+        num_boost_round=cfg.num_boost_round,
+        valid_sets=[dval],
+        callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+    )
+
+
 def fit_expected_size(
     x: pd.DataFrame,
     size: np.ndarray,
@@ -334,14 +396,15 @@ def fit_expected_size(
     """LightGBM regression of the size renters who reported "fit" chose, from everything but size.
 
     Args:
-        x, x_val: design rows (:func:`F.design_matrix`) of "fit" transactions; size columns are dropped.
+        x, x_val: design rows (:func:`features.design_matrix`) of "fit" transactions; their size
+            columns are dropped.
         size, size_val: their rented sizes (rows without a size are dropped).
     """
     import lightgbm as lgb
 
-    columns = F.size_free_columns()
-    names = [F.feature_names()[i] for i in columns]
-    cats = [c for c in F.CATEGORICAL if c in names]
+    columns = features.size_free_columns()
+    names = [features.feature_names()[i] for i in columns]
+    cats = [c for c in features.CATEGORICAL if c in names]
     has, has_val = np.isfinite(size), np.isfinite(size_val)
     if not has.any():
         raise DataError('fit: no "fit" transaction with a size to learn the expected size from')

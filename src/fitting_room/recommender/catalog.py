@@ -16,13 +16,15 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fitting_room.config.recommender import RankerConfig
 from fitting_room.errors import DataError
-from fitting_room.recommender.storage import read_arrays, write_arrays, write_json
+from fitting_room.files import atomic_write_json
+from fitting_room.recommender.storage import read_arrays, write_arrays
 
 BODY = ("height_cm", "weight_kg", "bust_band_cm", "cup_index", "age_years", "waist_cm", "hips_cm")
 
@@ -91,8 +93,8 @@ class CatalogIndex:
         arrays["categories"] = arrays["categories"].astype(str)
         arrays["generator_classes"] = arrays["generator_classes"].astype(str)
         write_arrays(path / "catalog.npz", **arrays)
-        write_json(path / "catalog.json", {"occasions": self.occasions, "category_vocab": self.category_vocab,
-                                           "body_features": list(BODY)})  # fmt: skip
+        vocab = {"occasions": self.occasions, "category_vocab": self.category_vocab}
+        atomic_write_json(path / "catalog.json", {**vocab, "body_features": list(BODY)})
         return path
 
     @classmethod
@@ -103,7 +105,7 @@ class CatalogIndex:
         meta = json.loads(meta_path.read_text())
         if meta["body_features"] != list(BODY):
             raise DataError(f"{meta_path}: body features differ from this code's; rebuild the index")
-        arrays = read_arrays(path / "catalog.npz")
+        arrays: dict[str, Any] = read_arrays(path / "catalog.npz")
         return cls(occasions=meta["occasions"], category_vocab=meta["category_vocab"], **arrays)
 
 
@@ -193,10 +195,10 @@ def body_towers(
     z = (body - mean) / std
     known = ~np.isnan(z)
     sums = np.zeros((n, len(BODY)))
-    counts = np.zeros((n, len(BODY)))
+    body_counts = np.zeros((n, len(BODY)))
     np.add.at(sums, pos, np.where(known, z, 0.0))
-    np.add.at(counts, pos, known.astype(float))
-    return sums / (counts + shrinkage), mean, std
+    np.add.at(body_counts, pos, known.astype(float))
+    return sums / (body_counts + shrinkage), mean, std
 
 
 def item_categories(

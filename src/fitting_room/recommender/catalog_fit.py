@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from fitting_room.recommender import features as F
+from fitting_room.recommender import features
 from fitting_room.recommender.advisor import FitAdvisor, best_sizes, three_classes
 from fitting_room.recommender.catalog import CatalogIndex
 from fitting_room.recommender.monotone import interpolate_rows
@@ -41,7 +42,7 @@ class CatalogFit:
                 "size": np.nan,
             }
         )
-        x = F.design_matrix(frame, F.join_stats(frame, advisor.stats), advisor.vocab)
+        x = features.design_matrix(frame, features.join_stats(frame, advisor.stats), advisor.vocab)
         grid = advisor.grids.for_rows(frame["item_id"].to_numpy(), frame["category"].to_numpy())
         return cls(advisor, x.to_numpy(dtype=np.float64), grid)
 
@@ -50,34 +51,35 @@ class CatalogFit:
         vocab = {col: {v: i for i, v in enumerate(values)} for col, values in self.advisor.vocab.items()}
         users = self.advisor.stats.users
         position = {u: i for i, u in enumerate(users.index.astype(str))}
-        return vocab, position, users[list(F.USER_STATS)].to_numpy(dtype=np.float64)
+        return vocab, position, users[list(features.USER_STATS)].to_numpy(dtype=np.float64)
 
     def shopper_half(self, shopper: dict) -> np.ndarray:
-        """The :data:`F.SHOPPER_FEATURES` columns of one shopper, as :func:`F.design_matrix` builds them.
+        """The :data:`features.SHOPPER_FEATURES` columns of one shopper, as
+        :func:`features.design_matrix` builds them.
 
         Plain dict look-ups instead of a one-row pandas frame: this runs on every request.
         """
         vocab, user_pos, user_values = self._lookups
-        out = [_number(shopper.get(c)) for c in F.NUMERIC[1:]]
+        out = [_number(shopper.get(c)) for c in features.MEASUREMENTS]
         for col in ("body_type", "rented_for"):
             value = shopper.get(col)
             code = vocab[col].get(str(value)) if value is not None else None
             out.append(np.nan if code is None else float(code))
         at = user_pos.get(str(shopper.get("user_id") or ""))
         if at is None:
-            stats = np.full(len(F.USER_STATS), np.nan)
-            stats[F.USER_STATS.index("user_n")] = 0.0
+            stats = np.full(len(features.USER_STATS), np.nan)
+            stats[features.USER_STATS.index("user_n")] = 0.0
         else:
             stats = user_values[at]
         return np.concatenate([np.array(out, dtype=np.float64), stats])
 
     def design(self, shopper: dict, positions: np.ndarray) -> np.ndarray:
         """Design rows of one shopper with catalog items (size columns blank)."""
-        names = F.feature_names()
+        names = features.feature_names()
         x = self.item_design[positions].copy()
-        x[:, [names.index(c) for c in F.SHOPPER_FEATURES]] = self.shopper_half(shopper)
+        x[:, [names.index(c) for c in features.SHOPPER_FEATURES]] = self.shopper_half(shopper)
         columns = {name: x[:, i] for i, name in enumerate(names)}
-        for name, values in F.derived_features(columns).items():
+        for name, values in features.derived_features(columns).items():
             x[:, names.index(name)] = values
         return x
 
@@ -112,7 +114,7 @@ class CatalogFit:
         return three_classes(interpolate_rows(grid, a, advised), interpolate_rows(grid, b, advised)), advised
 
 
-def _number(value: object) -> float:
+def _number(value: Any) -> float:
     try:
         number = float(value) if value is not None else np.nan
     except (TypeError, ValueError):

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 FIT_LABELS = ("small", "fit", "large")
-NUMERIC = (
-    "size",
+# the shopper's body, as measured or self-reported (all numeric)
+MEASUREMENTS = (
     "height_cm",
     "weight_kg",
     "age_years",
@@ -27,6 +27,7 @@ NUMERIC = (
     "bust_cm",
     "shoe_size",
 )
+NUMERIC = ("size", *MEASUREMENTS)
 CATEGORICAL = ("body_type", "category", "rented_for")
 ITEM_STATS = ("item_n", "item_p_small", "item_p_large", "item_mean_size", "item_std_size",
               "item_mean_weight", "item_mean_height", "item_mean_bust_band", "item_fit_mean_size",
@@ -36,19 +37,30 @@ USER_STATS = ("user_n", "user_p_small", "user_p_large", "user_mean_size", "user_
 CATEGORY_STATS = ("cat_p_small", "cat_p_large", "cat_mean_size")
 # Features that grow with the size asked about, everything else equal: the advisor constrains
 # P(small) to fall and P(large) to rise along each of them.
-SIZE_FEATURES = ("size", "size_minus_item", "size_z_item", "size_minus_user", "rel_minus_user",
-                 "size_minus_category", "size_minus_item_fit", "rel_fit_minus_user")  # fmt: skip
+# The size relative to the item, the shopper and the category are computed per size asked
+# about (:func:`size_features`); the raw size is a column of its own (in NUMERIC).
+RELATIVE_SIZE_FEATURES = ("size_minus_item", "size_z_item", "size_minus_user", "rel_minus_user",
+                          "size_minus_category", "size_minus_item_fit", "rel_fit_minus_user")  # fmt: skip
+SIZE_FEATURES = ("size", *RELATIVE_SIZE_FEATURES)
 # statistics the size-relative features are computed from
 SIZE_INPUTS = ("item_mean_size", "item_std_size", "user_mean_size", "user_mean_rel_size", "cat_mean_size",
                "item_fit_mean_size", "user_mean_rel_fit")  # fmt: skip
 # columns that describe the shopper (everything else describes the item, its category or size)
-SHOPPER_FEATURES = (*NUMERIC[1:], "body_type", "rented_for", *USER_STATS)
+SHOPPER_FEATURES = (*MEASUREMENTS, "body_type", "rented_for", *USER_STATS)
 DERIVED = ("weight_minus_item", "height_minus_item", "bust_minus_item", "bmi")
 
 
 def feature_names() -> list[str]:
     """Column order of the advisor's design matrix (saved with the model)."""
-    return [*NUMERIC, *CATEGORICAL, *ITEM_STATS, *USER_STATS, *CATEGORY_STATS, *SIZE_FEATURES[1:], *DERIVED]
+    return [
+        *NUMERIC,
+        *CATEGORICAL,
+        *ITEM_STATS,
+        *USER_STATS,
+        *CATEGORY_STATS,
+        *RELATIVE_SIZE_FEATURES,
+        *DERIVED,
+    ]
 
 
 def size_free_columns() -> list[int]:
@@ -182,7 +194,7 @@ def build_vocab(frame: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def size_features(size: np.ndarray, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The size-relative features (:data:`SIZE_FEATURES` after ``size``) for given sizes.
+    """The size-relative features (:data:`RELATIVE_SIZE_FEATURES`) for given sizes.
 
     Kept apart from :func:`design_matrix` so the advisor can re-score one design row at many
     sizes by changing only these columns (the size grid of a garment), in plain numpy.

@@ -238,7 +238,7 @@ def save_guide(
     A catalog of ``ranker.ann_min_items`` items or more also gets its ANN index in
     ``catalog/`` (``ann``, or one built here: this runs at fit time).
     """
-    from fitting_room.recommender.storage import write_json
+    from fitting_room.files import atomic_write_json
 
     advisor.save(path / "advisor")
     index.save(path / "catalog")
@@ -246,5 +246,5 @@ def save_guide(
         body.save(path / "body.json")
     if len(index) >= ranker.ann_min_items:
         (ann if ann is not None else AnnIndex.build(index, ranker)).save(path / "catalog")
-    write_json(path / "guide.json", {**info, "ranker": ranker.model_dump(mode="json")})
+    atomic_write_json(path / "guide.json", {**info, "ranker": ranker.model_dump(mode="json")})
     return path

@@ -1,12 +1,13 @@
-"""The advisor and the recommender as MLflow pyfunc models, each shipping the whole guide folder.
+"""The shopping guide as one MLflow pyfunc model, shipping the whole guide folder.
 
-Both wrap the same pickle-free model directory (LightGBM text models, parquet statistics,
-npz item index, JSON vocabularies), so a served model cannot drift from its preprocessing.
+It wraps the pickle-free model directory (LightGBM text models, parquet statistics, npz item
+index, JSON vocabularies), so a served model cannot drift from its preprocessing. One model
+answers both questions the guide is asked, told apart by the input's columns:
 
-- advisor input: transaction-like rows (shopper columns, ``item_id``, ``category``, ``size``);
+- fit advice -- transaction-like rows (shopper columns, ``item_id``, ``category``, ``size``);
   output: ``p_small``, ``p_fit``, ``p_large``, ``advised_size``.
-- recommender input: one shopper profile per row (:class:`ShopperProfile` fields, ``k``);
-  output: a JSON list of recommendations per row.
+- recommendations -- one shopper profile per row (:class:`ShopperProfile` fields, ``k``, no
+  ``item_id``); output: a JSON list of recommendations per row.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ except ImportError:  # pragma: no cover
     PythonModel = object  # type: ignore[misc,assignment]
 
 
-class AdvisorModel(PythonModel):
+class GuideModel(PythonModel):
     # MLflow reads a hint on predict's input as its schema, warns that `Any` is none and (without
     # this flag) that a missing hint is missing: the input is left unannotated and the
-    # signature comes from the input example (generator) or the model's own checks (guide)
+    # signature comes from the model's own checks
     _skip_type_hint_validation = True
 
     def load_context(self, context: Any) -> None:
@@ -35,30 +36,24 @@ class AdvisorModel(PythonModel):
     def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> Any:
         import pandas as pd
 
-        proba, advised = self.guide.advisor.advise(pd.DataFrame(model_input))
+        frame = pd.DataFrame(model_input)
+        return self._advise(frame) if "item_id" in frame else self._recommend(frame)
+
+    def _advise(self, frame: Any) -> Any:
+        import pandas as pd
+
+        proba, advised = self.guide.advisor.advise(frame)
         return pd.DataFrame(
             {"p_small": proba[:, 0], "p_fit": proba[:, 1], "p_large": proba[:, 2], "advised_size": advised}
         )
 
-
-class RecommenderModel(PythonModel):
-    # MLflow reads a hint on predict's input as its schema, warns that `Any` is none and (without
-    # this flag) that a missing hint is missing: the input is left unannotated and the
-    # signature comes from the input example (generator) or the model's own checks (guide)
-    _skip_type_hint_validation = True
-
-    def load_context(self, context: Any) -> None:
-        from fitting_room.recommender.guide import ShoppingGuide
-
-        self.guide = ShoppingGuide.load(context.artifacts["guide_dir"])
-
-    def predict(self, context: Any, model_input, params: dict[str, Any] | None = None) -> Any:
+    def _recommend(self, frame: Any) -> Any:
         import pandas as pd
 
         from fitting_room.recommender.guide import ShopperProfile
 
         out = []
-        for record in pd.DataFrame(model_input).to_dict(orient="records"):
+        for record in frame.to_dict(orient="records"):
             k = record.pop("k", None)
             clean = {key: v for key, v in record.items() if v is not None and v == v}  # drop NaN
             for key in ("categories", "history"):
@@ -69,32 +64,24 @@ class RecommenderModel(PythonModel):
         return pd.DataFrame({"recommendations": out})
 
 
-def log_guide_models(guide_dir: str | Path, advisor_name: str, recommender_name: str) -> dict[str, Any]:
-    """Log and register both pyfunc models in the active run; returns their model infos."""
+def log_guide_model(guide_dir: str | Path, name: str = "guide") -> Any:
+    """Log the guide as a pyfunc model in the active run (registering it is the caller's part)."""
     import lightgbm
     import mlflow
     import numpy as np
     import pandas as pd
     import pydantic
 
-    requirements = [
-        f"lightgbm=={lightgbm.__version__}",
-        f"numpy=={np.__version__}",
-        f"pandas=={pd.__version__}",
-        f"pydantic=={pydantic.__version__}",
-        f"mlflow=={mlflow.__version__}",
-    ]
-    infos = {}
-    for key, model, registered in (
-        ("advisor", AdvisorModel(), advisor_name),
-        ("recommender", RecommenderModel(), recommender_name),
-    ):
-        infos[key] = mlflow.pyfunc.log_model(
-            name=key,
-            python_model=model,
-            artifacts={"guide_dir": str(guide_dir)},
-            registered_model_name=registered,
-            # explicit requirements: inferring them would import and time the whole package
-            pip_requirements=requirements,
-        )
-    return infos
+    return mlflow.pyfunc.log_model(
+        name=name,
+        python_model=GuideModel(),
+        artifacts={"guide_dir": str(guide_dir)},
+        # explicit requirements: inferring them would import and time the whole package
+        pip_requirements=[
+            f"lightgbm=={lightgbm.__version__}",
+            f"numpy=={np.__version__}",
+            f"pandas=={pd.__version__}",
+            f"pydantic=={pydantic.__version__}",
+            f"mlflow=={mlflow.__version__}",
+        ],
+    )

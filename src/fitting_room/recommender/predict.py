@@ -10,13 +10,13 @@ import pandas as pd
 from fitting_room.config import Config
 from fitting_room.config.data import Range
 from fitting_room.errors import DataError
+from fitting_room.files import atomic_write
 from fitting_room.recommender.guide import ShoppingGuide
-from fitting_room.recommender.storage import atomic_write
 
 OUTPUT_COLUMNS = ("row", "p_small", "p_fit", "p_large", "advised_size")
 
 
-def load_guide(cfg: Config, model_uri: str | None, registered: str | None = None) -> ShoppingGuide:
+def load_guide(cfg: Config, model_uri: str | None) -> ShoppingGuide:
     """A guide from a local folder, a ``models:/`` URI, or the registered champion by default."""
     if model_uri and Path(model_uri).is_dir():
         return ShoppingGuide.load(model_uri)
@@ -24,9 +24,10 @@ def load_guide(cfg: Config, model_uri: str | None, registered: str | None = None
     from mlflow.exceptions import MlflowException
 
     from fitting_room.tracking.mlflow_runs import configure_mlflow
+    from fitting_room.tracking.roles import GUIDE, registered_name
 
     configure_mlflow(cfg.tracking)
-    uri = model_uri or f"models:/{registered or cfg.recommender.registered_advisor}@champion"
+    uri = model_uri or f"models:/{registered_name(GUIDE)}@champion"
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except MlflowException as err:

@@ -32,8 +32,8 @@ import numpy as np
 
 from fitting_room.config.recommender import RankerConfig
 from fitting_room.errors import DataError
+from fitting_room.files import atomic_write, atomic_write_json
 from fitting_room.recommender.catalog import BODY, CatalogIndex
-from fitting_room.recommender.storage import atomic_write, write_json
 
 if TYPE_CHECKING:
     from usearch.index import Index
@@ -151,7 +151,7 @@ class AnnIndex:
         """Write ``ann.usearch`` (usearch's binary format, no pickle) and ``ann.json``."""
         path = Path(path)
         atomic_write(path / ANN_FILE, lambda tmp: self.hnsw.save(str(tmp)))
-        write_json(path / ANN_META, {"items": len(self), "dims": int(self.hnsw.ndim) - 1,
+        atomic_write_json(path / ANN_META, {"items": len(self), "dims": int(self.hnsw.ndim) - 1,
                                      "layout": self.layout,
                                      "expansion_search": int(self.hnsw.expansion_search)})  # fmt: skip
         return path

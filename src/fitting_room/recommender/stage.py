@@ -5,16 +5,14 @@
 3. The shipped item index is rebuilt on every transaction; the advisor is the evaluated one.
 4. ``models/recommender/`` is replaced as a whole (written beside it, then swapped in) and
    ``reports/recommender/metrics.json`` written for DVC.
-5. MLflow: params, metrics, both pyfunc models registered; the gate decides ``champion``
-   (passed) or ``challenger`` (failed, then :class:`GateFailed` is raised).
+5. MLflow: params, metrics, the guide registered as one pyfunc model (the ``guide`` role);
+   the gate decides ``champion`` (passed) or ``challenger`` (failed, then
+   :class:`GateFailed` is raised).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +20,14 @@ from pathlib import Path
 import pandas as pd
 
 from fitting_room.config import Config
-from fitting_room.errors import DataError, GateFailed
+from fitting_room.errors import DataError
+from fitting_room.files import atomic_write_json, staged_dir
 from fitting_room.recommender.advisor import train_advisor
 from fitting_room.recommender.body import fit_body_model
 from fitting_room.recommender.catalog import build_catalog
 from fitting_room.recommender.evaluate import evaluate_fit, evaluate_ranking
 from fitting_room.recommender.guide import save_guide
 from fitting_room.recommender.splits import random_split, time_split
-from fitting_room.recommender.storage import write_json
 
 log = logging.getLogger(__name__)
 REQUIRED_COLUMNS = ("user_id", "item_id", "fit", "size", "category", "rented_for", "review_date")
@@ -92,19 +90,6 @@ def train_guide(frame: pd.DataFrame, cfg: Config, model_dir: Path) -> dict[str, 
     return metrics
 
 
-def replace_dir(build: Path, target: Path) -> None:
-    """Swap a fully written directory into place; the old one is removed only afterwards."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    old = target.with_name(f".{target.name}.old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(build, target)
-    if old.exists():
-        shutil.rmtree(old)
-
-
 def fit_recommender(
     cfg: Config, shoppers_path: str | Path, root: str | Path = ".", track: bool = True
 ) -> FitRecommenderResult:
@@ -118,21 +103,15 @@ def fit_recommender(
 
     Raises:
         DataError: missing or malformed input.
-        GateFailed: the new versions were registered as ``challenger``; champion untouched.
+        GateFailed: the new version was registered as ``challenger``; champion untouched.
     """
     rc = cfg.recommender
     root = Path(root)
     frame = read_shoppers(shoppers_path)
     model_dir, reports = root / rc.model_dir, root / rc.reports_dir
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.build.", dir=model_dir.parent))
-    try:
+    with staged_dir(model_dir) as build:  # the old guide stays until the new one is complete
         metrics = train_guide(frame, cfg, build)
-        replace_dir(build, model_dir)
-    finally:
-        if build.exists():
-            shutil.rmtree(build)
-    metrics_path = write_json(reports / "metrics.json", {k: round(v, 6) for k, v in metrics.items()})
+    metrics_path = atomic_write_json(reports / "metrics.json", {k: round(v, 6) for k, v in metrics.items()})
     if not track:
         return FitRecommenderResult(model_dir, metrics_path, metrics)
     return _track(cfg, root, model_dir, metrics_path, metrics)
@@ -141,33 +120,30 @@ def fit_recommender(
 def _track(
     cfg: Config, root: Path, model_dir: Path, metrics_path: Path, metrics: dict[str, float]
 ) -> FitRecommenderResult:
-    import math
-
-    import mlflow
-
-    from fitting_room.recommender.mlflow_models import log_guide_models
-    from fitting_room.tracking.mlflow_runs import log_flat_params, stage_run
-    from fitting_room.tracking.registry import champion_metrics, evaluate_gate, promote
+    from fitting_room.recommender.mlflow_models import log_guide_model
+    from fitting_room.tracking.promotion import register_and_gate
+    from fitting_room.tracking.roles import GUIDE
 
     rc = cfg.recommender
-    names = {"advisor": rc.registered_advisor, "recommender": rc.registered_recommender}
     log.info("logging to MLflow, registering the guide and applying the gate")
-    with stage_run(cfg, "fit_recommender", root) as run:
-        log_flat_params(rc.model_dump(mode="json", exclude={"category_classes"}), prefix="recommender")
-        mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)})
-        mlflow.log_artifact(str(metrics_path), artifact_path="reports")
-        client = mlflow.MlflowClient()
-        # the gate compares against the advisor's champion: both models are promoted together
-        champion = champion_metrics(client, names["advisor"])
-        result = evaluate_gate(metrics, rc.gate, champion)
-        infos = log_guide_models(model_dir, names["advisor"], names["recommender"])
-        versions = {names[k]: str(info.registered_model_version) for k, info in infos.items()}
-        aliases = {name: promote(client, name, version, result) for name, version in versions.items()}
-        mlflow.set_tags({"gate.passed": str(result.passed).lower(), "run_id": run.info.run_id})
-        mlflow.log_text(result.summary(), "gate/summary.txt")
-    if not result.passed:
-        raise GateFailed(
-            f"fit_recommender: {result.summary()}\n"
-            f"registered as challenger: {versions}; the champion is unchanged"
-        )
-    return FitRecommenderResult(model_dir, metrics_path, metrics, True, result.summary(), versions, aliases)
+    promotion = register_and_gate(
+        cfg,
+        "fit_recommender",
+        GUIDE,
+        metrics,
+        rc.gate,
+        lambda: log_guide_model(model_dir),
+        artifacts=[metrics_path],
+        params={"recommender": rc.model_dump(mode="json", exclude={"category_classes"})},
+        root=root,
+    )
+    name, version = promotion.registered_name, promotion.version
+    return FitRecommenderResult(
+        model_dir,
+        metrics_path,
+        metrics,
+        True,
+        promotion.gate.summary(),
+        {name: version},
+        {name: promotion.alias},
+    )

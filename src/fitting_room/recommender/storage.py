@@ -1,30 +1,20 @@
-"""Atomic, pickle-free writes of model parts: text, JSON, parquet and npz.
+"""Pickle-free model parts as parquet tables and npz arrays, written all-or-nothing.
 
-Every file is written to a temporary sibling and moved into place, so a crash never leaves a
-half-written artifact that a later load would trust.
+Writes go through :func:`fitting_room.files.atomic_write` (text and JSON parts use
+``atomic_write_text`` / ``atomic_write_json`` from there directly), so a crash never leaves
+a half-written artifact that a later load would trust.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from fitting_room.errors import DataError
 from fitting_room.files import atomic_write
-from fitting_room.files import atomic_write_json as write_json
-from fitting_room.files import atomic_write_text as write_text
-
-__all__ = [
-    "atomic_write",
-    "read_arrays",
-    "read_frame",
-    "write_arrays",
-    "write_frame",
-    "write_json",
-    "write_text",
-]
 
 
 def write_frame(path: Path, frame: pd.DataFrame) -> Path:
@@ -32,8 +22,9 @@ def write_frame(path: Path, frame: pd.DataFrame) -> Path:
 
 
 def write_arrays(path: Path, **arrays: np.ndarray) -> Path:
+    named: dict[str, Any] = arrays  # numpy's stub would read a key as savez's allow_pickle flag
     # np.savez appends .npz to names without it, so the temp name must end in .npz
-    return atomic_write(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
+    return atomic_write(path, lambda tmp: np.savez(tmp, **named), suffix=".npz")
 
 
 def read_frame(path: Path) -> pd.DataFrame:

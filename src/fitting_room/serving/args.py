@@ -17,11 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, create_model
 
 from fitting_room.config.serving import BatchingConfig, ServingConfig, TryOnConfig
-
-# BentoML model names of the served roles (the same names as in the MLflow registry)
-GENERATOR_MODEL = "fitting-room-generator"
-ADVISOR_MODEL = "fitting-room-advisor"
-RECOMMENDER_MODEL = "fitting-room-recommender"
+from fitting_room.tracking.roles import REGISTERED_MODELS
 
 # bento argument -> where it lives in the serving config
 SERVING_FIELDS: dict[str, tuple[str, ...]] = {
@@ -59,14 +55,16 @@ class _ArgsBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_FIELDS: dict[str, Any] = {
+    **{name: _field(path) for name, path in SERVING_FIELDS.items()},
+    # one BentoML model tag per role: generator_model, guide_model
+    **{f"{role}_model": (str, f"{name}:latest") for role, name in REGISTERED_MODELS.items()},
+}
 ServiceArgs = create_model(
     "ServiceArgs",
     __base__=_ArgsBase,
     __doc__="Everything the service module needs at definition time (fields of ``serving``).",
-    **{name: _field(path) for name, path in SERVING_FIELDS.items()},
-    generator_model=(str, f"{GENERATOR_MODEL}:latest"),  # BentoML model tags
-    advisor_model=(str, f"{ADVISOR_MODEL}:latest"),
-    recommender_model=(str, f"{RECOMMENDER_MODEL}:latest"),
+    **_FIELDS,
 )
 
 
@@ -75,7 +73,7 @@ def service_args(cfg: ServingConfig, model_tags: dict[str, str] | None = None) -
 
     Args:
         cfg: the ``serving`` section.
-        model_tags: role (``generator``, ``advisor``, ``recommender``) -> BentoML model tag.
+        model_tags: role (``generator``, ``guide``) -> BentoML model tag.
     """
     values: dict[str, Any] = {}
     for name, path in SERVING_FIELDS.items():

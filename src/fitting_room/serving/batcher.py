@@ -67,6 +67,7 @@ class ContinuousBatcher:
             self._task = loop.create_task(self._run(), name="continuous-batcher")
         future = loop.create_future()
         self._pending.append((list(jobs), future))
+        assert self._wake is not None  # made together with the task above
         self._wake.set()
         return await future
 
@@ -83,9 +84,11 @@ class ContinuousBatcher:
     async def _run(self) -> None:
         import anyio
 
+        wake = self._wake
+        assert wake is not None  # submit() makes it before starting this task
         while True:
-            await self._wake.wait()
-            self._wake.clear()
+            await wake.wait()
+            wake.clear()
             while self._pending:
                 batch = self._next_batch()
                 if not batch:

@@ -28,8 +28,9 @@ import yaml
 
 from fitting_room.config import Config, config_hash
 from fitting_room.errors import FittingRoomError, GateFailed
-from fitting_room.files import atomic_write_json
-from fitting_room.serving.args import ADVISOR_MODEL, GENERATOR_MODEL, RECOMMENDER_MODEL, service_args
+from fitting_room.files import atomic_write, atomic_write_json
+from fitting_room.serving.args import service_args
+from fitting_room.tracking.roles import REGISTERED_MODELS
 
 log = logging.getLogger(__name__)
 CURRENT_FILE = "current.json"
@@ -53,19 +54,9 @@ class PackageResult:
     smoke: dict[str, Any]
 
 
-def served_roles(cfg: Config) -> dict[str, tuple[str, str]]:
-    """Role -> (MLflow registered name, BentoML model name) for every model the service loads."""
-    return {
-        "generator": (cfg.evaluation.registered_model, GENERATOR_MODEL),
-        "advisor": (cfg.recommender.registered_advisor, ADVISOR_MODEL),
-        "recommender": (cfg.recommender.registered_recommender, RECOMMENDER_MODEL),
-    }
-
-
-def import_champion(
-    client: Any, role: str, registered: str, bento_name: str, fallback: dict
-) -> ImportedModel:
-    """Copy the ``champion`` version of one registered model into the BentoML model store.
+def import_champion(client: Any, role: str, registered: str, fallback: dict) -> ImportedModel:
+    """Copy the ``champion`` version of one registered model into the BentoML model store
+    (under the same name).
 
     Raises:
         FittingRoomError: naming the registered model when it has no champion.
@@ -94,7 +85,7 @@ def import_champion(
             artifact_uri=f"models:/{registered}@champion", dst_path=tmp
         )
         with bentoml.models.create(
-            bento_name, labels=labels, metadata={"mlflow_source": str(version.source)}
+            registered, labels=labels, metadata={"mlflow_source": str(version.source)}
         ) as model:
             shutil.copytree(local, model.path, dirs_exist_ok=True)
     return ImportedModel(role, registered, str(version.version), str(model.tag), labels)
@@ -149,7 +140,7 @@ def build_bento(cfg: Config, args: dict[str, Any], labels: dict[str, str], root:
     arg_file = work / "args.yaml"
     arg_file.write_text(yaml.safe_dump(args))
     bentofile = locked_bentofile(root / serving.bentofile, work)
-    cmd = [
+    cmd: list[str] = [
         str(Path(sys.executable).with_name("bentoml")),
         "build",
         "-f",
@@ -157,7 +148,7 @@ def build_bento(cfg: Config, args: dict[str, Any], labels: dict[str, str], root:
         "--name",
         serving.bento_name,
         "--arg-file",
-        arg_file,
+        str(arg_file),
         "-o",
         "tag",
     ]
@@ -194,11 +185,10 @@ def package(cfg: Config, root: str | Path = ".") -> PackageResult:
         log_flat_params(cfg.as_dict()["serving"], "serving")
         client = mlflow.MlflowClient()
         fallback = lineage_tags(cfg, root)
-        roles = served_roles(cfg)
-        log.info("1/3 importing the champions of %s into the BentoML store", ", ".join(roles))
+        log.info("1/3 importing the champions of %s into the BentoML store", ", ".join(REGISTERED_MODELS))
         models = tuple(
-            import_champion(client, role, registered, bento_name, fallback)
-            for role, (registered, bento_name) in roles.items()
+            import_champion(client, role, registered, fallback)
+            for role, registered in REGISTERED_MODELS.items()
         )
         args = service_args(serving, {m.role: m.bentoml_tag for m in models})
         labels = {
@@ -217,7 +207,7 @@ def package(cfg: Config, root: str | Path = ".") -> PackageResult:
         reports.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
             smoke = smoke_check(bento_tag, serving, Path(tmp) / "serve.log")
-        _write_json(reports / "smoke_check.json", smoke)
+        atomic_write_json(reports / "smoke_check.json", smoke)
         mlflow.log_metrics({k: v for k, v in smoke.items() if isinstance(v, int | float)})
         mlflow.log_artifact(str(reports / "smoke_check.json"), artifact_path="serving")
         if not smoke["passed"]:
@@ -239,18 +229,17 @@ def promote(bento_tag: str, models: tuple[ImportedModel, ...], smoke: dict, out_
     out_dir = Path(out_dir).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
     name = bento_tag.split(":", 1)[0]
-    archive = out_dir / f"{name}.bento"
-    partial = out_dir / f".{name}.bento.partial"
-    bentoml.export_bento(bento_tag, str(partial))
-    exported = partial if partial.exists() else Path(f"{partial}.bento")
-    os.replace(exported, archive)
+    # the temporary name ends in .bento, so BentoML writes that format and appends nothing
+    archive = atomic_write(
+        out_dir / f"{name}.bento", lambda tmp: bentoml.export_bento(bento_tag, str(tmp)), suffix=".bento"
+    )
     doc = {
         "bento": bento_tag,
         "archive": archive.name,
         "models": [asdict(m) for m in models],
         "smoke_check": {k: v for k, v in smoke.items() if k != "calls"},
     }
-    _write_json(out_dir / CURRENT_FILE, doc)
+    atomic_write_json(out_dir / CURRENT_FILE, doc)
     return archive
 
 
@@ -264,7 +253,3 @@ def current_bento(cfg: Config, root: str | Path = ".") -> str:
     if not path.exists():
         raise FittingRoomError(f"{path} not found: run `fitting-room package` first")
     return json.loads(path.read_text())["bento"]
-
-
-def _write_json(path: Path, doc: Any) -> None:
-    atomic_write_json(path, doc)

@@ -35,11 +35,13 @@ from fitting_room.serving.schemas import (
     TryOnAnswer,
     api_models,
 )
+from fitting_room.tracking.roles import GENERATOR, GUIDE
 from fitting_room.tryon.view import ViewConfig
 
 log = logging.getLogger("fitting_room.serving")
 
-ARGS: ServiceArgs = bentoml.use_arguments(ServiceArgs)
+# typed Any: its fields are generated from ServingConfig (serving/args.py), out of mypy's sight
+ARGS: Any = bentoml.use_arguments(ServiceArgs)
 API = api_models(ARGS.max_images, ARGS.max_k, ARGS.max_sizes, ARGS.tryon_max_sizes)
 VIEW = ViewConfig(
     width=ARGS.tryon_width_px,
@@ -62,7 +64,9 @@ class NotReady(BentoMLException):
     def __init__(self) -> None:
         from http import HTTPStatus
 
-        super().__init__("models are still loading; retry when /readyz answers 200", HTTPStatus(503))
+        super().__init__(
+            "models are still loading; retry when /readyz answers 200", error_code=HTTPStatus(503)
+        )
 
 
 @bentoml.asgi_app(shop_page(), path="/shop", name="shop")
@@ -81,15 +85,13 @@ class NotReady(BentoMLException):
 )
 class FittingRoom:
     generator_model = bentoml.models.BentoModel(ARGS.generator_model)
-    advisor_model = bentoml.models.BentoModel(ARGS.advisor_model)
-    recommender_model = bentoml.models.BentoModel(ARGS.recommender_model)
+    guide_model = bentoml.models.BentoModel(ARGS.guide_model)
 
     def __init__(self) -> None:
         from fitting_room.serving.shopping import PreviewCache
 
         self.studio: Any = None
-        self.advisor: Any = None  # ShoppingGuide behind /fit
-        self.recommender: Any = None  # ShoppingGuide behind /recommend
+        self.guide: Any = None  # ShoppingGuide behind /fit and /recommend
         self.previews = PreviewCache(ARGS.preview_cache)
         self.photos = PreviewCache(ARGS.preview_cache)  # item previews as product photos
         self.cutouts = PreviewCache(ARGS.tryon_cutout_cache)  # garment cut-outs of /try-on
@@ -110,11 +112,10 @@ class FittingRoom:
         try:
             studio = Studio(load_drawer(self.generator_model.path))
             studio.render(studio.plan(0, 1, 0))  # warm-up: the first call traces the graph
-            advisor = load_guide(self.advisor_model.path)
-            recommender = load_guide(self.recommender_model.path)
-            recommender.recommend(ShopperProfile(), 1)  # warm-up: first LightGBM call allocates
-            warm_up_tryon(advisor)  # the first drawing imports OpenCV, SciPy and scikit-image
-            self.studio, self.advisor, self.recommender = studio, advisor, recommender
+            guide = load_guide(self.guide_model.path)
+            guide.recommend(ShopperProfile(), 1)  # warm-up: first LightGBM call allocates
+            warm_up_tryon(guide)  # the first drawing imports OpenCV, SciPy and scikit-image
+            self.studio, self.guide = studio, guide
             self.batcher = ContinuousBatcher(studio.render, ARGS.max_batch_size)
             # TensorFlow, pandas and the models leave ~0.5 M long-lived objects; a full
             # collection walks them all (~0.35 s on this CPU), stalling every request in flight
@@ -122,12 +123,7 @@ class FittingRoom:
             gc.collect()
             gc.freeze()
             self._loaded.set()
-            log.info(
-                "models loaded: generator %s, advisor %s, recommender %s",
-                self.generator_model.tag,
-                self.advisor_model.tag,
-                self.recommender_model.tag,
-            )
+            log.info("models loaded: generator %s, guide %s", self.generator_model.tag, self.guide_model.tag)
         except Exception as err:  # readiness must report it, the process must not die silently
             self.error = f"{type(err).__name__}: {err}"
             log.exception("loading models failed")
@@ -204,7 +200,7 @@ class FittingRoom:
         try:
             shopping.check_profile(profile, ARGS.max_history)
             items, cold = await anyio.to_thread.run_sync(
-                shopping.recommend, self.recommender, profile, k, limiter=self._scoring_slots()
+                shopping.recommend, self.guide, profile, k, limiter=self._scoring_slots()
             )
         except RequestError as err:
             return rejection(err)
@@ -216,13 +212,13 @@ class FittingRoom:
             )
             for item in items
         ]
-        previews = [self.previews.get(item["item_id"]) for item in items]
+        previews: list[Any] = [self.previews.get(item["item_id"]) for item in items]
         missing = [i for i, preview in enumerate(previews) if preview is None]
         for i, drawn in zip(missing, await self._render([jobs[i] for i in missing]), strict=True):
             previews[i] = drawn
             self.previews.put(items[i]["item_id"], drawn)
         if style == "photo":
-            photos = [self.photos.get(item["item_id"]) for item in items]
+            photos: list[Any] = [self.photos.get(item["item_id"]) for item in items]
             todo = [i for i, photo in enumerate(photos) if photo is None]
             for i, photo in zip(
                 todo, await self._photos([previews[i] for i in todo], [jobs[i] for i in todo]), strict=True
@@ -251,7 +247,7 @@ class FittingRoom:
         try:
             shopping.check_profile(profile, ARGS.max_history)
             return await anyio.to_thread.run_sync(
-                shopping.advise, self.advisor, profile, item_id, sizes, limiter=self._scoring_slots()
+                shopping.advise, self.guide, profile, item_id, sizes, limiter=self._scoring_slots()
             )
         except RequestError as err:
             return rejection(err)
@@ -290,15 +286,15 @@ class FittingRoom:
         studio = self._ready_studio()
         try:
             shopping.check_profile(profile, ARGS.max_history)
-            garment = tryon.pick_garment(studio, self.advisor, item_id, category, seed, ARGS.preview_seed)
-            cutout = self.cutouts.get(garment.cache_key)
+            garment = tryon.pick_garment(studio, self.guide, item_id, category, seed, ARGS.preview_seed)
+            cutout: Any = self.cutouts.get(garment.cache_key)
             if cutout is None:
                 (image,) = await self._render([garment.job])
                 cutout = await anyio.to_thread.run_sync(tryon.cutout_of, image, garment.job)
                 self.cutouts.put(garment.cache_key, cutout)
             return await anyio.to_thread.run_sync(
                 tryon.answer,
-                self.advisor,
+                self.guide,
                 profile,
                 garment,
                 sizes,
@@ -316,11 +312,7 @@ class FittingRoom:
         # uses it as the cost of an API request with no model work)
         from bentoml._internal.context import server_context
 
-        stored = {
-            "generator": self.generator_model,
-            "advisor": self.advisor_model,
-            "recommender": self.recommender_model,
-        }
+        stored = {GENERATOR: self.generator_model, GUIDE: self.guide_model}
         models = {
             role: {"tag": str(model.tag), "labels": dict(model.info.labels)} for role, model in stored.items()
         }
@@ -343,4 +335,5 @@ class FittingRoom:
         )
 
 
-FittingRoom.add_asgi_middleware(BodySizeLimit, max_bytes=ARGS.max_request_bytes)
+# bentoml.service turns the class into a Service object; its stub still types it as the class
+FittingRoom.add_asgi_middleware(BodySizeLimit, max_bytes=ARGS.max_request_bytes)  # type: ignore[attr-defined]

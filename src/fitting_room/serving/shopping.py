@@ -87,22 +87,22 @@ def _probabilities(row: dict) -> FitProbabilities:
 
 
 class PreviewCache:
-    """Least-recently-used item previews (base64 PNG by item id); thread-safe, bounded."""
+    """Least-recently-used drawings by item id (base64 PNGs, cut-outs); thread-safe, bounded."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[str, str] = OrderedDict()
+        self._items: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> Any | None:
         with self._lock:
             value = self._items.get(key)
             if value is not None:
                 self._items.move_to_end(key)
             return value
 
-    def put(self, key: str, value: str) -> None:
-        if self.capacity == 0 or not value:
+    def put(self, key: str, value: Any) -> None:
+        if self.capacity == 0 or value is None or (isinstance(value, str) and not value):
             return
         with self._lock:
             self._items[key] = value

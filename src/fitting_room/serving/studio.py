@@ -32,7 +32,8 @@ class RequestError(FittingRoomError):
 class Drawer(Protocol):
     """What the studio needs from a generator (see :mod:`fitting_room.serving.bundle`)."""
 
-    class_names: list[str]
+    @property
+    def class_names(self) -> list[str]: ...
 
     def latents(self, seeds: np.ndarray) -> np.ndarray: ...
 
@@ -72,7 +73,7 @@ class Studio:
     def plan(self, label: int, n: int, seed: int, interpolate_to: int | None = None) -> list[ImageJob]:
         """Jobs for ``n`` images of class ``label`` from one seed, or on the path from it to another seed."""
         if interpolate_to is None:
-            from fitting_room.gan.generate import derive_seeds
+            from fitting_room.seeds import derive_seeds
 
             # the GAN's own convention: image i of seed S is the same whatever n is, and the
             # same as `fitting-room generate --seed S` writes

@@ -59,6 +59,8 @@ def pick_garment(
         job = studio.preview_job(label, item_id, preview_seed)
         garment = Garment(job, generator_class, item_id, str(guide.index.categories[pos]) or None)
     else:
+        if category is None:
+            raise RequestError("category", "give an item_id or a category to try on")
         label = studio.category_index(category)
         generator_class = studio.class_names[label]
         garment = Garment(studio.plan(label, 1, seed)[0], generator_class, None, None)

@@ -9,16 +9,17 @@ because it takes seconds to import and ``fitting-room --help`` must stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from fitting_room.files import staged_dir
 
 DOCS_SITE = "fitting_room"
 
@@ -80,8 +81,7 @@ def run_suites(
         One result per batch, in order.
     """
     gx = import_gx()
-    staging = _staging_dir(docs_dir) if docs_dir is not None else None
-    try:
+    with staged_dir(docs_dir) if docs_dir is not None else contextlib.nullcontext() as staging:
         context = _ephemeral_context(staging)
         source = context.data_sources.add_pandas("frames")
         result_format = {"result_format": "SUMMARY", "partial_unexpected_count": sample_failures}
@@ -98,10 +98,6 @@ def run_suites(
             outcomes.append(_suite_result(batch.name, len(batch.frame), raw, sample_failures))
         if staging is not None:
             context.build_data_docs(site_names=[DOCS_SITE])
-            _replace_dir(staging, docs_dir)
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
     return outcomes
 
 
@@ -254,20 +250,3 @@ def _ephemeral_context(docs_dir: Path | None) -> Any:
             },
         )
     return context
-
-
-def _staging_dir(target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-
-
-def _replace_dir(staging: Path, target: Path) -> None:
-    """Swap a finished folder in; an old site never mixes with the new one."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-        os.replace(staging, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, target)

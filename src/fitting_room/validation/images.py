@@ -210,7 +210,7 @@ def validate_images(images_dir: Path, cfg: ValidationConfig) -> ValidationReport
     batches.append(Batch("images_class_balance", balance, balance_expectations(cfg.images)))
     docs = docs_dir(cfg.reports_dir, "images")
     suites = run_suites(batches, docs, cfg.sample_failures)
-    counts = {f"{s}_rows": len(frames[s]) for s in SPLITS}
+    counts: dict[str, int | float] = {f"{s}_rows": len(frames[s]) for s in SPLITS}
     counts |= {f"{s}_duplicates": int(frames[s]["hash"].duplicated().sum()) for s in SPLITS}
     counts["leaked_test_images"] = int(frames["test"]["leaked_from_train"].notna().sum()) if leak_check else 0
     counts["failed_expectations"] = sum(len(s.failures) for s in suites)

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -75,7 +76,7 @@ def spawn(cmd: list[str], log: Path, env: dict[str, str], cwd: Path, user: str |
 
         log.touch()
         shutil.chown(log, user, user)
-    as_user = {"user": user, "group": user, "extra_groups": []} if user else {}
+    as_user: dict[str, Any] = {"user": user, "group": user, "extra_groups": []} if user else {}
     with log.open("ab") as out:
         proc = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=cwd,

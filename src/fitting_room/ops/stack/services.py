@@ -17,6 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fitting_room.ops.stack.processes import (
     Proc,
@@ -119,7 +120,7 @@ def start_postgres(stack: Stack, env: dict[str, str]) -> Proc:
         try:
             cmd = [postgres_bin("initdb"), "-D", str(data), "-U", PG_USER, "-E", "UTF8",
                    "--auth=scram-sha-256", f"--pwfile={pwfile}"]  # fmt: skip
-            as_user = {"user": user, "group": user, "extra_groups": []} if user else {}
+            as_user: dict[str, Any] = {"user": user, "group": user, "extra_groups": []} if user else {}
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=stack.timeout_s, **as_user)
             if done.returncode != 0:
                 raise StackError(f"initdb of {data} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")

@@ -1,8 +1,10 @@
-"""Quality gates and MLflow registry aliases: one mechanism for every model we ship.
+"""Promotion of model versions: quality gates and MLflow registry aliases, one mechanism for
+every model we ship.
 
 A new model version becomes ``champion`` only when it passes absolute thresholds and is
 no worse than the current champion beyond a tolerance; otherwise it is ``challenger`` and
-the champion is untouched. Rollbacks move ``champion`` back and leave an audit record.
+the champion is untouched. :func:`register_and_gate` does all of it for a training stage.
+Rollbacks move ``champion`` back and leave an audit record.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import getpass
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from fitting_room.config import Config
 from fitting_room.config.gate import GateConfig
-from fitting_room.errors import FittingRoomError
+from fitting_room.errors import FittingRoomError, GateFailed
+from fitting_room.tracking.roles import registered_name
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -118,6 +123,74 @@ def promote(client: Any, name: str, version: str, result: GateResult) -> str:
     client.set_registered_model_alias(name, alias, str(version))
     _audit(client, name, action=f"alias:{alias}", to_version=str(version), reason=result.summary())
     return alias
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What :func:`register_and_gate` did: the version registered and the alias it received."""
+
+    role: str
+    registered_name: str
+    version: str
+    alias: str
+    gate: GateResult
+
+
+def register_and_gate(
+    cfg: Config,
+    stage: str,
+    role: str,
+    metrics: Mapping[str, float],
+    gate: GateConfig,
+    log_model: Callable[[], Any],
+    artifacts: Iterable[str | Path] = (),
+    params: Mapping[str, Any] | None = None,
+    root: str | Path = ".",
+) -> Promotion:
+    """Log a stage's run, register its model, compare it with the champion, promote or raise.
+
+    In one MLflow run of ``stage``: log ``params`` (flattened) and ``metrics``, the report
+    files in ``artifacts``, the model (``log_model()`` logs it in the active run and returns
+    its model info), register it under the role's name, check the gate against the current
+    champion's metrics, and give the version ``champion`` or ``challenger``.
+
+    Returns:
+        The registered version and its alias (``champion``).
+
+    Raises:
+        GateFailed: after registering the version as ``challenger``, naming each failed check.
+    """
+    import mlflow
+
+    from fitting_room.tracking.mlflow_runs import log_flat_params, stage_run
+
+    name = registered_name(role)
+    with stage_run(cfg, stage, root) as run:
+        if params:
+            log_flat_params(dict(params))
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
+        for path in artifacts:
+            mlflow.log_artifact(str(path), artifact_path="reports")
+        client = mlflow.MlflowClient()
+        champion = champion_metrics(client, name)
+        info = log_model()
+        version = str(mlflow.register_model(info.model_uri, name).version)
+        result = evaluate_gate(metrics, gate, champion)
+        alias = promote(client, name, version, result)
+        mlflow.log_dict(result.as_dict(), "gate.json")
+        mlflow.set_tags(
+            {
+                "gate.passed": str(result.passed).lower(),
+                "registered_version": version,
+                "run_id": run.info.run_id,
+            }
+        )
+    if not result.passed:  # raised after the run closed: the run itself finished, the gate refused
+        raise GateFailed(
+            f"{stage}: {role} version {version} of {name!r} registered as {alias!r}; "
+            f"the champion is unchanged.\n{result.summary()}"
+        )
+    return Promotion(role, name, version, alias, result)
 
 
 def rollback(client: Any, name: str, to_version: str, reason: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import pytest
 from mlflow import MlflowClient
 
 from fitting_room.errors import FittingRoomError
-from fitting_room.tracking.registry import (
+from fitting_room.tracking.promotion import (
     GateConfig,
     alias_history,
     champion_metrics,

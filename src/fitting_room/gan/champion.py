@@ -7,10 +7,11 @@ from pathlib import Path
 from fitting_room.config import Config
 from fitting_room.errors import FittingRoomError
 from fitting_room.gan.generate import LoadedGenerator, load_generator
+from fitting_room.tracking.roles import GENERATOR, registered_name
 
 
-def champion_uri(cfg: Config) -> str:
-    return f"models:/{cfg.evaluation.registered_model}@champion"
+def champion_uri() -> str:
+    return f"models:/{registered_name(GENERATOR)}@champion"
 
 
 def load_champion_generator(cfg: Config, model_uri: str | None = None) -> LoadedGenerator:
@@ -27,7 +28,7 @@ def load_champion_generator(cfg: Config, model_uri: str | None = None) -> Loaded
     from fitting_room.tracking.mlflow_runs import configure_mlflow
 
     configure_mlflow(cfg.tracking)
-    uri = model_uri or champion_uri(cfg)
+    uri = model_uri or champion_uri()
     try:
         model = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as err:
