@@ -325,10 +325,9 @@ def plot(report: dict, out_dir: Path) -> list[str]:
             ax.set_title(title)
             ax.grid(True, which="both", alpha=0.3)
             ax.legend(fontsize=8, title="stage (log-log slope)", title_fontsize=8)
-        load = report["machine"].get("loadavg_start", ["?"])[0]
         fig.suptitle(
             f"fitting-room {family} stages: {report['machine']['cpus']} CPU cores shared with other jobs "
-            f"(load average {load} at the last run's start)"
+            "(load averages in the JSON)"
         )
         fig.tight_layout()
         path = out_dir / f"{family}_stages.svg"
