@@ -11,7 +11,13 @@ import pytest
 from data_builders import MODCLOTH_LINE, RTR_LINE, write_jsonl
 
 from fitting_room.config.data import ShopperSource
-from fitting_room.data.clothing_fit import COLUMNS, FLOAT_COLUMNS, locate_shopper_source, parse_clothing_fit
+from fitting_room.data.clothing_fit import (
+    COLUMNS,
+    FLOAT_COLUMNS,
+    iter_clothing_fit,
+    locate_shopper_source,
+    parse_clothing_fit,
+)
 from fitting_room.errors import DataError
 
 
@@ -155,3 +161,19 @@ def test_published_sample_files_parse_completely(name):
     assert len(frame) == 100
     assert set(frame["fit"]) <= {"small", "fit", "large"}
     assert frame["height_cm"].notna().mean() > 0.9
+
+
+def test_chunks_concatenate_to_the_whole_file_with_one_schema(tmp_path):
+    lines = [RTR_LINE, {"item_id": "9", "fit": "small"}, "", {**RTR_LINE, "user_id": "7"}, {"item_id": "3"}]
+    path = write_jsonl(tmp_path / "rtr.json", lines)
+    chunks = list(iter_clothing_fit(path, chunk_rows=2))
+    assert [len(c) for c in chunks] == [2, 2]
+    assert all((c.dtypes == chunks[0].dtypes).all() for c in chunks)
+    whole = pd.concat(chunks, ignore_index=True)
+    pd.testing.assert_frame_equal(whole, parse_clothing_fit(path))
+    assert whole["row"].tolist() == [0, 1, 3, 4]  # line numbers keep counting across chunks
+
+
+def test_an_empty_file_yields_one_empty_frame_with_the_schema(tmp_path):
+    (chunk,) = iter_clothing_fit(write_jsonl(tmp_path / "empty.json", []), chunk_rows=2)
+    assert len(chunk) == 0 and list(chunk.columns) == list(COLUMNS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -9,8 +10,9 @@ import pandas as pd
 import pytest
 from data_builders import MODCLOTH_LINE, RTR_LINE, make_fashion_mnist, write_jsonl
 
+import fitting_room.data.ingest as ingest_module
 from fitting_room.config.data import FashionMnistConfig, ImagesConfig, ShoppersConfig, ShopperSource
-from fitting_room.data.clothing_fit import COLUMNS, parse_clothing_fit
+from fitting_room.data.clothing_fit import COLUMNS, iter_clothing_fit, parse_clothing_fit
 from fitting_room.data.images import read_images_npz
 from fitting_room.data.ingest import ingest_images, ingest_shoppers
 from fitting_room.errors import DataError
@@ -120,3 +122,41 @@ def test_only_optional_missing_sources_means_no_transactions(tmp_path):
     with pytest.raises(DataError, match=r"data\.shoppers\.sources \(modcloth\): no transactions were read"):
         ingest_shoppers(shoppers_config(tmp_path, src))
     assert not (tmp_path / "shoppers").exists()
+
+
+@pytest.fixture
+def tiny_chunks(monkeypatch):
+    """Ingest streams 2-row chunks, so a few lines already span several parquet row groups."""
+    monkeypatch.setattr(
+        ingest_module, "iter_clothing_fit", functools.partial(iter_clothing_fit, chunk_rows=2)
+    )
+
+
+def test_streamed_ingest_writes_row_groups_that_read_back_as_the_parsed_frames(tmp_path, tiny_chunks):
+    import pyarrow.parquet as pq
+
+    rtr = write_jsonl(tmp_path / "rtr.json", [RTR_LINE, {"item_id": "9", "fit": "small"}, RTR_LINE])
+    mod = write_jsonl(tmp_path / "modcloth.json", [MODCLOTH_LINE] * 3)
+    cfg = shoppers_config(
+        tmp_path, ShopperSource(name="renttherunway", path=rtr), ShopperSource(name="modcloth", path=mod)
+    )
+    result = ingest_shoppers(cfg)
+    path = cfg.out_dir / "transactions.parquet"
+    assert pq.ParquetFile(path).num_row_groups == 4
+    expected = pd.concat(
+        [parse_clothing_fit(rtr, source="renttherunway"), parse_clothing_fit(mod, source="modcloth")],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(pd.read_parquet(path), expected)
+    assert result.rows == 6
+
+
+def test_an_error_after_some_streamed_chunks_keeps_the_previous_outputs(tmp_path, tiny_chunks):
+    rtr = write_jsonl(tmp_path / "rtr.json", [RTR_LINE])
+    cfg = shoppers_config(tmp_path, ShopperSource(name="renttherunway", path=rtr))
+    ingest_shoppers(cfg)
+    before = {p.name: p.read_bytes() for p in cfg.out_dir.iterdir()}
+    write_jsonl(rtr, [RTR_LINE] * 5 + ["{not json"])  # two chunks are written before line 6 fails
+    with pytest.raises(DataError, match=r"rtr\.json, line 6: malformed JSON"):
+        ingest_shoppers(cfg)
+    assert {p.name: p.read_bytes() for p in cfg.out_dir.iterdir()} == before

@@ -54,6 +54,10 @@ COLUMNS = (
 )  # fmt: skip
 MODCLOTH_KEYS = frozenset({"quality", "cup size", "bra size", "length", "shoe size", "shoe width", "hips"})
 SNIPPET = 80
+# records per frame of iter_clothing_fit: the parsed Python values of one chunk (~1 KB a row)
+# are all ingest holds at once, so its memory stays flat whatever the file size
+# (docs/scaling.md); large enough that per-chunk overhead is lost in the noise
+CHUNK_ROWS = 100_000
 
 
 def _text(value: Any) -> str | None:
@@ -100,6 +104,8 @@ def parse_clothing_fit(
 ) -> pd.DataFrame:
     """Parse a Clothing-Fit JSON-lines file (plain or gzipped) into the shoppers schema.
 
+    The whole file as one frame; :func:`iter_clothing_fit` yields it in bounded chunks.
+
     Args:
         path: the ``.json`` or ``.json.gz`` file; every field is optional per line.
         source: ``renttherunway`` or ``modcloth``; None = guessed from the first record's
@@ -114,10 +120,24 @@ def parse_clothing_fit(
         DataError: naming file and 1-based line for malformed JSON, a non-object line,
             an unparseable value (with its field) or an unknown fit label.
     """
+    frames = list(iter_clothing_fit(path, source, max_rows))
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def iter_clothing_fit(
+    path: str | Path, source: str | None = None, max_rows: int | None = None, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[pd.DataFrame]:
+    """:func:`parse_clothing_fit` as consecutive frames of at most ``chunk_rows`` rows.
+
+    Every frame has the same columns and dtypes, and ``row`` keeps counting lines across
+    frames; an empty file yields one empty frame. Errors are raised when their line is reached,
+    so a caller writing frames as they come must discard what it wrote (ingest stages them).
+    """
     path = Path(path)
     columns: dict[str, list] = {c: [] for c in ("row", *DATA_COLUMNS)}
     appenders = [(c, columns[c].append) for c in DATA_COLUMNS]
     append_row = columns["row"].append
+    yielded = False
     for lineno, record in _records(path, max_rows):
         if source is None:
             source = "modcloth" if MODCLOTH_KEYS & record.keys() else "renttherunway"
@@ -139,7 +159,13 @@ def parse_clothing_fit(
         append_row(lineno - 1)
         for name, append in appenders:
             append(values.get(name, MISSING[name]))
-    return _to_frame(columns, source or "renttherunway")
+        if len(columns["row"]) >= chunk_rows:
+            yield _to_frame(columns, source)
+            yielded = True
+            for values_list in columns.values():
+                values_list.clear()
+    if columns["row"] or not yielded:
+        yield _to_frame(columns, source or "renttherunway")
 
 
 def _records(path: Path, max_rows: int | None) -> Iterator[tuple[int, dict]]:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from fitting_room.config.data import ImagesConfig, ShoppersConfig
 from fitting_room.data.catalog import load_catalog, quarantine_csv
-from fitting_room.data.clothing_fit import COLUMNS, locate_shopper_source, parse_clothing_fit
+from fitting_room.data.clothing_fit import COLUMNS, iter_clothing_fit, locate_shopper_source
 from fitting_room.data.fashion_mnist import OFFICIAL_SHA256, load_fashion_mnist
 from fitting_room.data.images import ImageSplit, write_images_npz
 from fitting_room.errors import DataError
@@ -143,26 +143,56 @@ def ingest_shoppers(cfg: ShoppersConfig, progress: bool | None = None) -> Shoppe
             or no rows at all were read; ``cfg.out_dir`` is then left as it was.
     """
     start = time.perf_counter()
-    frames: list[pd.DataFrame] = []
     sources: dict[str, dict[str, Any]] = {}
-    for src in cfg.sources:
-        path = locate_shopper_source(src, cfg.download_dir, cfg.timeout_s, progress)
-        if path is None:
-            continue
-        frame = parse_clothing_fit(path, source=src.name, max_rows=cfg.max_rows)
-        frames.append(frame)
-        sources[src.name] = {"file": str(path), "sha256": sha256_file(path), "rows": len(frame)}
-        log.info("parsed %d rows of %s from %s", len(frame), src.name, path)
-    if not frames or not sum(len(f) for f in frames):
-        names = ", ".join(s.name for s in cfg.sources)
-        raise DataError(f"data.shoppers.sources ({names}): no transactions were read")
-    table = pd.concat(frames, ignore_index=True)[list(COLUMNS)]
-    meta = {"rows": len(table), "columns": list(COLUMNS), "max_rows": cfg.max_rows, "sources": sources}
-    with staged_outputs(cfg.out_dir) as stage:
-        table.to_parquet(stage / "transactions.parquet", index=False)
+    rows_of: dict[str, int] = {}
+    # streamed: each parsed chunk becomes a parquet row group at once, so memory stays at one
+    # chunk whatever the data size (docs/scaling.md); an error discards the staged file
+    with staged_outputs(cfg.out_dir) as stage, _ParquetSink(stage / "transactions.parquet") as sink:
+        for src in cfg.sources:
+            path = locate_shopper_source(src, cfg.download_dir, cfg.timeout_s, progress)
+            if path is None:
+                continue
+            rows = 0
+            for frame in iter_clothing_fit(path, source=src.name, max_rows=cfg.max_rows):
+                sink.write(frame[list(COLUMNS)])
+                rows += len(frame)
+            sources[src.name] = {"file": str(path), "sha256": sha256_file(path), "rows": rows}
+            rows_of[src.name] = rows
+            log.info("parsed %d rows of %s from %s", rows, src.name, path)
+        total = sum(rows_of.values())
+        if not total:
+            names = ", ".join(s.name for s in cfg.sources)
+            raise DataError(f"data.shoppers.sources ({names}): no transactions were read")
+        meta = {"rows": total, "columns": list(COLUMNS), "max_rows": cfg.max_rows, "sources": sources}
         _write_json(meta, stage / "meta.json")
     seconds = time.perf_counter() - start
-    return ShoppersIngestResult(cfg.out_dir, len(table), {k: v["rows"] for k, v in sources.items()}, seconds)
+    return ShoppersIngestResult(cfg.out_dir, total, rows_of, seconds)
+
+
+class _ParquetSink:
+    """Frames of one schema appended to a parquet file as row groups (the first fixes the schema)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: Any = None  # a pyarrow ParquetWriter, opened by the first frame
+
+    def write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema)
+        elif table.schema != self.writer.schema:
+            table = table.cast(self.writer.schema)
+        self.writer.write_table(table)
+
+    def __enter__(self) -> _ParquetSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 def _check_shape(split: ImageSplit, cfg: ImagesConfig) -> None:

@@ -113,6 +113,8 @@ class ServiceInfo(BaseModel):
     categories: list[str]
     limits: dict[str, int]
     batching: dict[str, Any]
+    # one record per worker process: index, pid, loaded, alive, resident memory (rss_mb, MiB)
+    workers: list[dict[str, Any]] = []
 
 
 @dataclass(frozen=True)

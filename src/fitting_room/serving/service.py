@@ -5,7 +5,8 @@
 This module is BentoML's entry point (``bentofile.yaml``), so -- unlike the rest of the
 package -- defining the service here reads the bento arguments: BentoML fixes HTTP, traffic
 and batching options when the class is defined. Models load in a background thread at start,
-and ``/readyz`` answers 200 only once every model is loaded and warmed up.
+and ``/readyz`` answers 200 only once every model is loaded and warmed up -- in every worker
+process when ``serving.workers > 1`` (:mod:`fitting_room.serving.replicas`).
 
 Image generation goes through a :class:`~fitting_room.serving.batcher.ContinuousBatcher`:
 the images of concurrent ``/generate`` and ``/recommend`` requests are drawn together in
@@ -88,6 +89,9 @@ class FittingRoom:
     guide_model = bentoml.models.BentoModel(ARGS.guide_model)
 
     def __init__(self) -> None:
+        from bentoml._internal.context import server_context
+
+        from fitting_room.serving.replicas import WorkerRegistry
         from fitting_room.serving.shopping import PreviewCache
 
         self.studio: Any = None
@@ -99,6 +103,9 @@ class FittingRoom:
         self._slots: Any = None
         self.error: str | None = None
         self._loaded = threading.Event()
+        # any worker may answer /readyz, so each one reports for all (see replicas.py)
+        self.replicas = WorkerRegistry(ARGS.workers, server_context.worker_index or 1)
+        self.replicas.start()
         threading.Thread(target=self._load, name="load-models", daemon=True).start()
 
     def _load(self) -> None:
@@ -123,13 +130,26 @@ class FittingRoom:
             gc.collect()
             gc.freeze()
             self._loaded.set()
-            log.info("models loaded: generator %s, guide %s", self.generator_model.tag, self.guide_model.tag)
+            rss_mb = self.replicas.mark_loaded()
+            log.info(
+                "models loaded in worker %d of %d (%s MiB resident): generator %s, guide %s",
+                self.replicas.index,
+                ARGS.workers,
+                rss_mb,
+                self.generator_model.tag,
+                self.guide_model.tag,
+            )
         except Exception as err:  # readiness must report it, the process must not die silently
             self.error = f"{type(err).__name__}: {err}"
+            self.replicas.mark_failed(self.error)
             log.exception("loading models failed")
 
     def __is_ready__(self) -> bool:
-        return self._loaded.is_set()
+        return self._loaded.is_set() and self.replicas.all_loaded()
+
+    @bentoml.on_shutdown
+    def _remove_replica_record(self) -> None:
+        self.replicas.close()
 
     def _scoring_slots(self) -> Any:
         """At most one guide scoring call per CPU core at a time; the rest wait in FIFO order.
@@ -332,6 +352,7 @@ class FittingRoom:
                 "max_batch_size": ARGS.max_batch_size,
                 **(self.batcher.stats.as_dict() if self.batcher else {}),
             },
+            workers=self.replicas.records(),
         )
 
 
