@@ -376,6 +376,13 @@ def fit_binary(
     names, cats = features.feature_names(), list(features.CATEGORICAL)
     dtrain = lgb.Dataset(x, y.astype(int), feature_name=names, categorical_feature=cats, free_raw_data=True)
     dval = lgb.Dataset(x_val, y_val.astype(int), reference=dtrain, categorical_feature=cats)
+    return train_early_stopped(params, dtrain, dval, cfg)
+
+
+def train_early_stopped(params: dict[str, Any], dtrain: Any, dval: Any, cfg: AdvisorConfig) -> Any:
+    """``lightgbm.train`` up to ``cfg.num_boost_round`` rounds, stopped early on ``dval``."""
+    import lightgbm as lgb
+
     return lgb.train(
         params,
         dtrain,
@@ -414,10 +421,4 @@ def fit_expected_size(
     params = lgb_params(cfg, "regression", seed)
     dtrain = lgb.Dataset(x, size, feature_name=names, categorical_feature=cats)
     dval = lgb.Dataset(x_val, size_val, reference=dtrain, categorical_feature=cats)
-    return lgb.train(
-        params,
-        dtrain,
-        num_boost_round=cfg.num_boost_round,
-        valid_sets=[dval],
-        callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
-    )
+    return train_early_stopped(params, dtrain, dval, cfg)
