@@ -105,7 +105,7 @@ def test_a_full_disk_while_promoting_a_bento_keeps_the_previous_bento_current(tm
     pytest.importorskip("bentoml")
     code = FILL_DISK.replace(
         "from fitting_room.files import atomic_write_bytes",
-        "from fitting_room.serving.package import _write_json as write",
+        "from fitting_room.serving.package import atomic_write_json as write",  # the writer it uses
     ).replace(
         'atomic_write_bytes(sys.argv[1], b"new" * 100_000)',
         'write(__import__("pathlib").Path(sys.argv[1]), {"x": "y" * 100_000})',
