@@ -34,7 +34,8 @@ class TryOnConfig(Section):
     ease_cm: float = Field(6.0, ge=0.0, le=40.0)  # garment minus body circumference at the expected size, cm
     grade_cm_per_size: float = Field(1.27, gt=0.0, le=10.0)  # circumference added per size unit, cm
     photo_px: int = Field(128, ge=32, le=512)  # side of a garment's product photo (style "photo"), pixels
-    cutout_cache: int = Field(512, ge=0, le=100_000)  # garment cut-outs kept in memory (LRU); 0 = off
+    # garment cut-outs kept in memory (LRU); each holds ~0.8 MiB (image, alpha, premultiplied copy)
+    cutout_cache: int = Field(64, ge=0, le=4096)
 
 
 class ServingConfig(Section):

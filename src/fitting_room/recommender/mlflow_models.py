@@ -71,6 +71,7 @@ def log_guide_model(guide_dir: str | Path, name: str = "guide") -> Any:
     import numpy as np
     import pandas as pd
     import pydantic
+    import usearch
 
     return mlflow.pyfunc.log_model(
         name=name,
@@ -83,5 +84,6 @@ def log_guide_model(guide_dir: str | Path, name: str = "guide") -> Any:
             f"pandas=={pd.__version__}",
             f"pydantic=={pydantic.__version__}",
             f"mlflow=={mlflow.__version__}",
+            f"usearch=={usearch.__version__}",  # the ANN index of large catalogs
         ],
     )

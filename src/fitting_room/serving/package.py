@@ -137,6 +137,21 @@ def build_bento(cfg: Config, args: dict[str, Any], labels: dict[str, str], root:
     """
     serving = cfg.serving
     work = Path(tempfile.mkdtemp(prefix="bento-build-"))
+    try:
+        done = _build(cfg, args, labels, root, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    tags = [line.split("__tag__:", 1)[1].strip() for line in done.stdout.splitlines() if "__tag__:" in line]
+    if done.returncode != 0 or not tags:
+        raise FittingRoomError(f"bentoml build -f {serving.bentofile} failed:\n{done.stderr[-3000:]}")
+    return tags[-1]
+
+
+def _build(
+    cfg: Config, args: dict[str, Any], labels: dict[str, str], root: Path, work: Path
+) -> subprocess.CompletedProcess[str]:
+    """Write the arguments and the locked bentofile into ``work`` and run ``bentoml build``."""
+    serving = cfg.serving
     arg_file = work / "args.yaml"
     arg_file.write_text(yaml.safe_dump(args))
     bentofile = locked_bentofile(root / serving.bentofile, work)
@@ -156,14 +171,7 @@ def build_bento(cfg: Config, args: dict[str, Any], labels: dict[str, str], root:
         cmd += ["--label", f"{key}={value}"]
     cmd.append(str(root / serving.build_ctx))
     env = {**os.environ, "BENTOML_DO_NOT_TRACK": "true"}
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    tags = [line.split("__tag__:", 1)[1].strip() for line in done.stdout.splitlines() if "__tag__:" in line]
-    if done.returncode != 0 or not tags:
-        raise FittingRoomError(f"bentoml build -f {serving.bentofile} failed:\n{done.stderr[-3000:]}")
-    return tags[-1]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root)
 
 
 def package(cfg: Config, root: str | Path = ".") -> PackageResult:

@@ -16,6 +16,7 @@ generator itself (the baseline the benchmark compares against).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import threading
@@ -129,8 +130,8 @@ class FittingRoom:
             # -- the p99 tail. Freezing moves them out of the collector's sight for good.
             gc.collect()
             gc.freeze()
+            rss_mb = self.replicas.mark_loaded()  # before serving: /readyz must never trail the handlers
             self._loaded.set()
-            rss_mb = self.replicas.mark_loaded()
             log.info(
                 "models loaded in worker %d of %d (%s MiB resident): generator %s, guide %s",
                 self.replicas.index,
@@ -141,8 +142,9 @@ class FittingRoom:
             )
         except Exception as err:  # readiness must report it, the process must not die silently
             self.error = f"{type(err).__name__}: {err}"
-            self.replicas.mark_failed(self.error)
             log.exception("loading models failed")
+            with contextlib.suppress(OSError):
+                self.replicas.mark_failed(self.error)
 
     def __is_ready__(self) -> bool:
         return self._loaded.is_set() and self.replicas.all_loaded()
@@ -222,16 +224,16 @@ class FittingRoom:
             items, cold = await anyio.to_thread.run_sync(
                 shopping.recommend, self.guide, profile, k, limiter=self._scoring_slots()
             )
-        except RequestError as err:
+            jobs = [
+                studio.preview_job(
+                    studio.category_index(item["generator_class"], "generator_class"),
+                    item["item_id"],
+                    ARGS.preview_seed,
+                )
+                for item in items
+            ]
+        except RequestError as err:  # a guide class the generator lacks is named, not a 500
             return rejection(err)
-        jobs = [
-            studio.preview_job(
-                studio.category_index(item["generator_class"], "generator_class"),
-                item["item_id"],
-                ARGS.preview_seed,
-            )
-            for item in items
-        ]
         previews: list[Any] = [self.previews.get(item["item_id"]) for item in items]
         missing = [i for i, preview in enumerate(previews) if preview is None]
         for i, drawn in zip(missing, await self._render([jobs[i] for i in missing]), strict=True):
