@@ -57,7 +57,8 @@ def project(tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp("pipeline")
     proj = tmp_path / "project"
     proj.mkdir()
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "bentofile.yaml"):
+    # pyproject.toml + uv.lock: the package stage pins the bento's packages from the lock
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "bentofile.yaml", "pyproject.toml", "uv.lock"):
         shutil.copy(ROOT / name, proj / name)
     shutil.copytree(
         ROOT / ".dvc", proj / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp", "config.local")
