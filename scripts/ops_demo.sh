@@ -120,7 +120,7 @@ done
 echo "both finished after $(since "$t") s:"
 report_run "$WORK/trigger1.log"
 report_run "$WORK/trigger2.log"
-FIRST_BENTO=$("$BIN/python" -c "import json; print(json.load(open('models/bento/current.json'))['bento'])")
+FIRST_BENTO=$("$BIN/python" -c "import json; print(json.load(open('models/bento/current-smoke.json'))['bento'])")
 served
 
 say "3. unchanged: the scheduled run is a no-op (timed through the server and worker)"

@@ -11,7 +11,7 @@ from gan_builders import PARAMS, smoke_config
 from typer.testing import CliRunner
 
 from fitting_room.errors import GateFailed
-from fitting_room.tracking.roles import REGISTERED_MODELS
+from fitting_room.tracking.roles import registered_name
 
 pytestmark = pytest.mark.slow  # shares one ~30 s smoke training (session fixture)
 
@@ -56,7 +56,8 @@ def test_first_good_generator_becomes_champion_with_metrics_and_plots(trained, t
     rows = json.loads((tmp_path / "reports" / "plots" / "per_class.json").read_text())
     assert [r["class"] for r in rows] == ["bar", "dress", "ring"]
     assert (tmp_path / "reports" / "plots" / "samples.png").stat().st_size > 0
-    run = _client().get_run(_client().get_model_version(REGISTERED_MODELS["generator"], "1").run_id)
+    version = _client().get_model_version(registered_name("generator", cfg.profile), "1")
+    run = _client().get_run(version.run_id)
     assert run.data.metrics["fid"] == pytest.approx(written["fid"])  # the gate reads these
 
 
@@ -80,7 +81,8 @@ def test_gate_refuses_an_untrained_generator_and_keeps_the_champion(trained, tmp
         GateFailed, match=r"(?s)version 2 .* registered as 'challenger'.*class_accuracy = .*FAILED"
     ):
         evaluate_generator(untrained, images)
-    name = REGISTERED_MODELS["generator"]
+    name = registered_name("generator", untrained.profile)
+    assert name == "fitting-room-generator-smoke"  # the smoke profile owns its own registry names
     assert str(_client().get_model_version_by_alias(name, "champion").version) == "1"
     assert str(_client().get_model_version_by_alias(name, "challenger").version) == "2"
     assert _client().get_model_version(name, "2").tags["gate.passed"] == "false"
@@ -140,7 +142,7 @@ def test_rollback_moves_the_champion_back_and_leaves_an_audit_record(trained, tm
     cfg = _cfg(work, tmp_path)
     evaluate_generator(cfg, images)
     assert evaluate_generator(cfg, images).alias == "champion"  # same quality: within tolerance
-    name = REGISTERED_MODELS["generator"]
+    name = registered_name("generator", cfg.profile)
     assert str(_client().get_model_version_by_alias(name, "champion").version) == "2"
 
     result = _cli(tmp_path, work, "rollback", "generator", "--to", "1", "--reason", "bad samples")
@@ -153,3 +155,24 @@ def test_rollback_moves_the_champion_back_and_leaves_an_audit_record(trained, tm
         "2",
         "bad samples",
     )
+
+
+def test_a_champion_scored_with_other_evaluation_settings_is_rescored_with_the_new_ones(
+    trained, tmp_path, mlflow_uri
+):
+    import mlflow
+
+    from fitting_room.pipeline.evaluate_gan import evaluate_generator
+
+    images, work = trained
+    evaluate_generator(_cfg(work, tmp_path), images)
+    other = _cfg(work, tmp_path, "evaluation.images_per_class=20")  # another evaluation: new digest
+    result = evaluate_generator(other, images)
+    name = registered_name("generator", other.profile)
+    v1, v2 = (_client().get_model_version(name, v) for v in ("1", "2"))
+    assert v1.tags["eval.digest"] != v2.tags["eval.digest"]
+    rescored = mlflow.artifacts.load_dict(f"runs:/{v2.run_id}/gate_champion_metrics.json")
+    # the same generator, scored the new way: the new version's figures, not v1's recorded ones
+    assert rescored["fid"] == pytest.approx(result.metrics["fid"], rel=0.05)
+    assert rescored["fid"] != pytest.approx(_client().get_run(v1.run_id).data.metrics["fid"], rel=1e-6)
+    assert result.alias == "champion"

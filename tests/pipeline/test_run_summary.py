@@ -23,15 +23,15 @@ def test_where_to_look_names_each_output_the_run_left_and_the_command_serving_th
     docs = tmp_path / cfg.validation.reports_dir / "shoppers_data_docs"
     docs.mkdir(parents=True)
     (docs / "index.html").write_text("<html/>")
-    current = tmp_path / cfg.serving.out_dir / "current.json"
+    current = tmp_path / cfg.serving.out_dir / "current-smoke.json"
     current.parent.mkdir(parents=True)
-    current.write_text(json.dumps({"bento": "fitting-room:abc123"}))
+    current.write_text(json.dumps({"bento": "fitting-room-smoke:abc123"}))
 
     lines = where_to_look(cfg, tmp_path, "LINK")
     assert lines == [
         "MLflow run: LINK",
         f"Data Docs (shoppers): {cfg.validation.reports_dir}/shoppers_data_docs/index.html",
-        "bento: fitting-room:abc123; serve it with `.venv/bin/fitting-room --profile smoke serve`",
+        "bento: fitting-room-smoke:abc123; serve it with `.venv/bin/fitting-room --profile smoke serve`",
     ]  # no images Data Docs: that stage left none
 
 

@@ -141,11 +141,11 @@ def test_whole_smoke_pipeline_ends_with_gated_champions_and_a_smoke_checked_bent
     outcomes = run_flow(project, shopper_overrides(project / "rtr.json"))
     assert {"fit_recommender", "train_gan", "evaluate_gan", "package"} <= ran(outcomes)
 
-    current = json.loads((project / "models/bento/current.json").read_text())
-    assert current["bento"].startswith("fitting-room:")
+    current = json.loads((project / "models/bento/current-smoke.json").read_text())
+    assert current["bento"].startswith("fitting-room-smoke:")  # the smoke profile's own bento
     assert json.loads((project / "reports/serving/smoke_check.json").read_text())["passed"] is True
     client = mlflow.MlflowClient()
-    for name in ("fitting-room-generator", "fitting-room-guide"):
+    for name in ("fitting-room-generator-smoke", "fitting-room-guide-smoke"):
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
     parent = parent_runs()[-1]
     assert set(stage_runs(parent.info.run_id)) >= DOWNSTREAM

@@ -113,3 +113,26 @@ def test_advise_fit_cli_writes_one_row_per_input_line_in_order(project):
     assert list(table.columns) == ["row", "p_small", "p_fit", "p_large", "advised_size"]
     assert table["row"].tolist() == [0, 1, 2]
     assert (table[["p_small", "p_fit", "p_large"]].sum(axis=1) - 1).abs().max() < 1e-5
+
+
+def test_a_champion_trained_on_other_data_is_rescored_on_the_new_data_before_the_gate(project):
+    import mlflow
+
+    cfg = _cfg(
+        project, "recommender.gate.compare={advisor_auc_macro: higher}", "recommender.gate.tolerance=0.05"
+    )
+    fit_recommender(cfg, project / "validated.parquet", root=project)
+    newer, _, _ = make_shoppers(n_transactions=1500, n_shoppers=300, n_items=50, seed=6)
+    newer.to_parquet(project / "newer.parquet")
+    result = fit_recommender(cfg, project / "newer.parquet", root=project)
+    client = mlflow.MlflowClient()
+    v1, v2 = (client.get_model_version("fitting-room-guide", v) for v in ("1", "2"))
+    assert v1.tags["eval.digest"] != v2.tags["eval.digest"]  # other data: other evaluation digest
+    # the gate compared v2 with v1's scores on v2's test data, not with v1's own run metrics
+    rescored = mlflow.artifacts.load_dict(f"runs:/{v2.run_id}/gate_champion_metrics.json")
+    own = client.get_run(v1.run_id).data.metrics
+    assert rescored["advisor_auc_macro"] != pytest.approx(own["advisor_auc_macro"], abs=1e-9)
+    assert 0.5 < rescored["advisor_auc_macro"] <= 1 and "recall_at_10" in rescored
+    checks = {c["name"] for c in mlflow.artifacts.load_dict(f"runs:/{v2.run_id}/gate.json")["checks"]}
+    assert "vs_champion" in checks and "comparable" not in checks
+    assert result.aliases == {"fitting-room-guide": "champion"}  # same generator of data: as good

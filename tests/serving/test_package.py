@@ -40,6 +40,8 @@ serving:
   max_k: 12
   batching: {{max_batch_size: 16}}
   smoke_check: {{repeats: 2, latency_budget_ms: 20000, startup_timeout_s: 240}}
+profiles:
+  smoke: {{}}
 """
 
 
@@ -171,6 +173,19 @@ def test_a_failed_smoke_check_keeps_the_previous_bento_current(project, packaged
     current = json.loads((project["root"] / "models" / "bento" / "current.json").read_text())
     assert current["bento"] == packaged["bento"]
     assert bentos(project) == [packaged["bento"]]  # the failed bento was deleted
+
+
+def test_a_smoke_profile_package_leaves_the_production_bento_current(project, packaged):
+    # the smoke profile owns its registry names: the production champions are not its to ship
+    current = project["root"] / "models" / "bento" / "current.json"
+    before = current.read_text()
+    done = fitting_room(project, "--profile", "smoke", "package")
+    assert done.returncode == 2
+    assert "'fitting-room-generator-smoke' has no 'champion' alias" in done.stderr
+    assert current.read_text() == before and bentos(project) == [packaged["bento"]]
+    assert not (current.parent / "current-smoke.json").exists()
+    done = fitting_room(project, "--profile", "smoke", "serve")
+    assert done.returncode == 2 and "profile 'smoke' has no current bento yet" in done.stderr
 
 
 def test_package_without_a_champion_fails_naming_the_model(project, tmp_path):

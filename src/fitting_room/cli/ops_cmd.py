@@ -72,14 +72,15 @@ def rollback_command(
     from fitting_room.ops.rollback import ROLLBACK_TARGETS, rollback_bento, rollback_bundle
     from fitting_room.tracking.mlflow_runs import configure_mlflow
     from fitting_room.tracking.promotion import rollback
-    from fitting_room.tracking.roles import REGISTERED_MODELS
+    from fitting_room.tracking.roles import registered_models
 
     if what not in ROLLBACK_TARGETS:
         raise FittingRoomError(f"rollback: unknown target {what!r} (choose {' | '.join(ROLLBACK_TARGETS)})")
     cfg = state(ctx).cfg
     configure_mlflow(cfg.tracking)
-    if what in REGISTERED_MODELS:
-        name = REGISTERED_MODELS[what]
+    names = registered_models(cfg.profile)
+    if what in names:
+        name = names[what]
         record = rollback(mlflow.MlflowClient(), name, to, reason)
         typer.echo(f"{name}: champion -> version {to} ({json.dumps(record)})")
     elif what == "bento":

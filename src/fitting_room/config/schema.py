@@ -24,7 +24,8 @@ class TrackingConfig(Section):
 
 
 class Config(Section):
-    profile: str = "default"
+    # names this profile's registered models and bento (tracking/roles.py): lowercase, no dots
+    profile: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     seed: int = Field(42, ge=0)
     tracking: TrackingConfig = TrackingConfig()
     data: DataConfig

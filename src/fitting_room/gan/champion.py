@@ -10,8 +10,9 @@ from fitting_room.gan.generate import LoadedGenerator, load_generator
 from fitting_room.tracking.roles import GENERATOR, registered_name
 
 
-def champion_uri() -> str:
-    return f"models:/{registered_name(GENERATOR)}@champion"
+def champion_uri(profile: str = "default") -> str:
+    """``models:/`` URI of ``profile``'s champion generator."""
+    return f"models:/{registered_name(GENERATOR, profile)}@champion"
 
 
 def load_champion_generator(cfg: Config, model_uri: str | None = None) -> LoadedGenerator:
@@ -28,7 +29,7 @@ def load_champion_generator(cfg: Config, model_uri: str | None = None) -> Loaded
     from fitting_room.tracking.mlflow_runs import configure_mlflow
 
     configure_mlflow(cfg.tracking)
-    uri = model_uri or champion_uri()
+    uri = model_uri or champion_uri(cfg.profile)
     try:
         model = mlflow.pyfunc.load_model(uri)
     except (MlflowException, OSError) as err:

@@ -17,14 +17,14 @@ import yaml
 from fitting_room.config import Config
 from fitting_room.errors import FittingRoomError
 from fitting_room.tracking.promotion import alias_history, champion_version
-from fitting_room.tracking.roles import REGISTERED_MODELS, ROLES
+from fitting_room.tracking.roles import ROLES, current_file, registered_name
 
 RUN_TAGS = ("git_commit", "data_version", "params_hash", "profile", "prefect_flow_run_id", "stage")
 
 
 def current_bento_doc(cfg: Config, root: str | Path = ".") -> dict[str, Any] | None:
-    """The parsed ``current.json`` of the served bento, or None when nothing was packaged."""
-    path = Path(root) / cfg.serving.out_dir / "current.json"
+    """The parsed ``current.json`` of the profile's served bento, or None when nothing was packaged."""
+    path = Path(root) / cfg.serving.out_dir / current_file(cfg.profile)
     if not path.is_file():
         return None
     return json.loads(path.read_text())
@@ -143,7 +143,7 @@ def served_lineage(cfg: Config, client: Any, what: str, root: str | Path = ".") 
             "archive": doc.get("archive"),
             "smoke_check": doc.get("smoke_check"),
             "models": {
-                role: model_lineage(client, REGISTERED_MODELS[role], versions.get(role))
+                role: model_lineage(client, registered_name(role, cfg.profile), versions.get(role))
                 for role in ROLES
                 if role in versions
             },
@@ -151,7 +151,7 @@ def served_lineage(cfg: Config, client: Any, what: str, root: str | Path = ".") 
     if what not in ROLES:
         raise FittingRoomError(f"lineage: unknown model {what!r} (choose {', '.join([*ROLES, 'bento'])})")
     version = served_versions(doc).get(what)
-    out = model_lineage(client, REGISTERED_MODELS[what], version)
+    out = model_lineage(client, registered_name(what, cfg.profile), version)
     out["served_from"] = (doc or {}).get("bento") if version else "champion alias (no bento packaged yet)"
     return out
 

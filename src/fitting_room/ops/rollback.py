@@ -18,7 +18,7 @@ from typing import Any
 from fitting_room.config import Config
 from fitting_room.errors import FittingRoomError
 from fitting_room.ops.lineage import current_bento_doc
-from fitting_room.tracking.roles import REGISTERED_MODELS, ROLES
+from fitting_room.tracking.roles import ROLES, current_file, registered_models
 
 # what `fitting-room rollback` moves: one model's champion, the served bento, or all of them
 ROLLBACK_TARGETS: tuple[str, ...] = (*ROLES, "bento", "all")
@@ -45,7 +45,7 @@ def bento_models(cfg: Config, bento_tag: str) -> list[Any]:
     labels = dict(bento.info.labels)
     models = [
         ImportedModel(role, name, labels[f"{role}_version"], "", {"role": role, "mlflow_model": name})
-        for role, name in REGISTERED_MODELS.items()
+        for role, name in registered_models(cfg.profile).items()
         if labels.get(f"{role}_version")
     ]
     if not models:
@@ -101,7 +101,8 @@ def rollback_bento(cfg: Config, to_tag: str, reason: str, root: str | Path = "."
 
     models = tuple(bento_models(cfg, to_tag))
     previous = current_bento_doc(cfg, root)
-    promote(to_tag, models, {"rolled_back": True, "reason": reason}, Path(root) / cfg.serving.out_dir)
+    out_dir = Path(root) / cfg.serving.out_dir
+    promote(to_tag, models, {"rolled_back": True, "reason": reason}, out_dir, current_file(cfg.profile))
     return record_bento_move(cfg, "rollback_bento", to_tag, (previous or {}).get("bento"), reason, root)
 
 

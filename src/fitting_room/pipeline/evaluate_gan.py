@@ -19,6 +19,7 @@ import numpy as np
 
 from fitting_room.config import Config
 from fitting_room.data.images import check_shape, load_split
+from fitting_room.errors import FittingRoomError
 from fitting_room.files import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,15 @@ class EvaluationResult:
     gate: Any  # tracking.promotion.GateResult, None when not gated
     version: str | None
     alias: str | None
+
+
+def gan_evaluation_spec(cfg: Config, images_dir: str | Path) -> dict[str, Any]:
+    """What a generator's metrics depend on besides the generator: the images (train for the
+    classifier and reference, test), the classifier's recipe and the scoring knobs."""
+    from fitting_room.data.images import data_hash
+
+    knobs = cfg.evaluation.model_dump(mode="json", exclude={"gate", "reports_dir"})
+    return {"images": data_hash(images_dir), "seed": cfg.seed, "evaluation": knobs}
 
 
 def evaluate_generator(
@@ -83,9 +93,19 @@ def evaluate_generator(
     if not register:
         return EvaluationResult(metrics, metrics_path, None, None, None)
     log.info("3/3 logging to MLflow, registering the generator and applying the gate")
+    from fitting_room.gan.champion import load_champion_generator
     from fitting_room.gan.mlflow_model import log_generator_model
-    from fitting_room.tracking.promotion import register_and_gate
+    from fitting_room.tracking.promotion import evaluation_digest, register_and_gate
     from fitting_room.tracking.roles import GENERATOR
+
+    def rescore(uri: str) -> dict[str, float]:
+        """The champion's metrics with this run's classifier, test data and knobs."""
+        log.info("the champion was scored on other data: re-scoring %s on this run's", uri)
+        champion = load_champion_generator(cfg, uri)
+        if len(champion.class_names) != test.num_classes:
+            drawn = len(champion.class_names)
+            raise FittingRoomError(f"it draws {drawn} classes, the test data has {test.num_classes}")
+        return score_sampler(lambda y, s: generate(champion, y, s), classifier, train, test, ev).metrics
 
     promotion = register_and_gate(
         cfg,
@@ -94,6 +114,8 @@ def evaluate_generator(
         metrics,
         ev.gate,
         lambda: log_generator_model(model_dir),
+        eval_digest=evaluation_digest(gan_evaluation_spec(cfg, images_dir)),
+        rescore=rescore,
         artifacts=[metrics_path, *plots],
     )
     return EvaluationResult(metrics, metrics_path, promotion.gate, promotion.version, promotion.alias)

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from fitting_room.config import Config
+from fitting_room.tracking.roles import current_file
 from fitting_room.validation.report import docs_dir
 
 UI_URL = "http://127.0.0.1:5000"  # where `make ui` serves the MLflow UI
@@ -44,7 +45,7 @@ def where_to_look(cfg: Config, root: str | Path, mlflow_link: str | None) -> lis
         if index.exists():
             lines.append(f"Data Docs ({stage}): {index.relative_to(root)}")
     # read here rather than through serving.package, which imports BentoML (seconds)
-    current = root / cfg.serving.out_dir / "current.json"
+    current = root / cfg.serving.out_dir / current_file(cfg.profile)
     if current.exists():
         tag = json.loads(current.read_text())["bento"]
         profile = "" if cfg.profile == "default" else f" --profile {cfg.profile}"

@@ -27,7 +27,7 @@ def load_guide(cfg: Config, model_uri: str | None) -> ShoppingGuide:
     from fitting_room.tracking.roles import GUIDE, registered_name
 
     configure_mlflow(cfg.tracking)
-    uri = model_uri or f"models:/{registered_name(GUIDE)}@champion"
+    uri = model_uri or f"models:/{registered_name(GUIDE, cfg.profile)}@champion"
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except MlflowException as err:

@@ -16,12 +16,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from fitting_room.config import Config
+from fitting_room.config.recommender import RankerConfig
 from fitting_room.errors import DataError
-from fitting_room.files import atomic_write_json, staged_dir
+from fitting_room.files import atomic_write_json, sha256_file, staged_dir
 from fitting_room.recommender.advisor import train_advisor
 from fitting_room.recommender.body import fit_body_model
 from fitting_room.recommender.catalog import build_catalog
@@ -58,6 +60,52 @@ def read_shoppers(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+@dataclass(frozen=True)
+class GuideSplits:
+    """The parts of the shoppers table a guide is trained and scored on."""
+
+    frame: pd.DataFrame  # all rows used (after the max_rows sample): the shipped catalog
+    train: pd.DataFrame  # advisor fitting
+    val: pd.DataFrame  # advisor early stopping
+    test: pd.DataFrame  # fit metrics
+    time_train: pd.DataFrame  # earlier transactions: the ranking evaluation's catalog
+    time_test: pd.DataFrame  # later transactions the ranking is scored on
+
+
+def guide_splits(frame: pd.DataFrame, cfg: Config) -> GuideSplits:
+    """Split ``frame`` as training does (same seed and fractions -> same parts)."""
+    rc = cfg.recommender
+    if rc.max_rows and len(frame) > rc.max_rows:
+        frame = frame.sample(rc.max_rows, random_state=cfg.seed)
+    train, val, test = random_split(frame, rc.split.val_fraction, rc.split.test_fraction, cfg.seed)
+    time_train, time_test = time_split(frame, rc.split.time_holdout_fraction)
+    return GuideSplits(frame, train, val, test, time_train, time_test)
+
+
+def guide_evaluation_spec(cfg: Config, shoppers_path: str | Path) -> dict[str, Any]:
+    """What a guide's metrics depend on besides the guide: the table, its split, the eval knobs."""
+    rc = cfg.recommender
+    return {
+        "shoppers": sha256_file(shoppers_path),
+        "seed": cfg.seed,
+        "max_rows": rc.max_rows,
+        "split": rc.split.model_dump(mode="json"),
+        "ranking": {"k": rc.ranker.k, "eval_max_shoppers": rc.ranker.eval_max_shoppers},
+    }
+
+
+def score_guide(advisor: Any, ranker: RankerConfig, splits: GuideSplits, cfg: Config) -> dict[str, float]:
+    """Fit metrics of ``advisor`` on the test part and ranking metrics of ``ranker`` (its
+    catalog built on the earlier transactions, re-ranked by ``advisor``) on the later ones."""
+    rc = cfg.recommender
+    metrics = dict(evaluate_fit(advisor, splits.test))
+    log.info("building the catalog index on the %d earlier transactions", len(splits.time_train))
+    index = build_catalog(splits.time_train, ranker, rc.category_classes, rc.default_class)
+    log.info("ranking %d held-out later transactions against the baselines", len(splits.time_test))
+    metrics.update(evaluate_ranking(index, advisor, splits.time_train, splits.time_test, ranker, cfg.seed))
+    return metrics
+
+
 def train_guide(frame: pd.DataFrame, cfg: Config, model_dir: Path) -> dict[str, float]:
     """Train and evaluate both models on ``frame`` and save the guide to ``model_dir``.
 
@@ -65,21 +113,18 @@ def train_guide(frame: pd.DataFrame, cfg: Config, model_dir: Path) -> dict[str, 
         The metrics (fit metrics prefixed ``advisor_``, ranking metrics, timings).
     """
     rc = cfg.recommender
-    if rc.max_rows and len(frame) > rc.max_rows:
-        frame = frame.sample(rc.max_rows, random_state=cfg.seed)
     start = time.perf_counter()
-    train, val, test = random_split(frame, rc.split.val_fraction, rc.split.test_fraction, cfg.seed)
-    log.info("1/4 fitting the advisor on %d transactions (%d for early stopping)", len(train), len(val))
-    advisor, facts = train_advisor(train, val, rc.advisor, cfg.seed)
-    metrics = {**facts, **evaluate_fit(advisor, test)}
-    log.info("advisor: %.0f s; scoring the ranking on a time split", time.perf_counter() - start)
-
-    time_train, time_test = time_split(frame, rc.split.time_holdout_fraction)
-    log.info("2/4 building the catalog index on the %d earlier transactions", len(time_train))
-    index = build_catalog(time_train, rc.ranker, rc.category_classes, rc.default_class)
-    log.info("3/4 ranking %d held-out later transactions against the baselines", len(time_test))
-    metrics.update(evaluate_ranking(index, advisor, time_train, time_test, rc.ranker, cfg.seed))
-    log.info("4/4 building the shipped catalog index on all %d transactions", len(frame))
+    splits = guide_splits(frame, cfg)
+    frame = splits.frame
+    log.info(
+        "1/3 fitting the advisor on %d transactions (%d for early stopping)",
+        len(splits.train),
+        len(splits.val),
+    )
+    advisor, facts = train_advisor(splits.train, splits.val, rc.advisor, cfg.seed)
+    log.info("advisor: %.0f s; 2/3 scoring it and the ranking", time.perf_counter() - start)
+    metrics = {**facts, **score_guide(advisor, rc.ranker, splits, cfg)}
+    log.info("3/3 building the shipped catalog index on all %d transactions", len(frame))
     shipped = build_catalog(frame, rc.ranker, rc.category_classes, rc.default_class)
     metrics["train_seconds"] = time.perf_counter() - start
     log.info("guide trained in %.0f s; saving it", metrics["train_seconds"])
@@ -114,17 +159,33 @@ def fit_recommender(
     metrics_path = atomic_write_json(reports / "metrics.json", {k: round(v, 6) for k, v in metrics.items()})
     if not track:
         return FitRecommenderResult(model_dir, metrics_path, metrics)
-    return _track(cfg, root, model_dir, metrics_path, metrics)
+    return _track(cfg, root, model_dir, metrics_path, metrics, frame, Path(shoppers_path))
 
 
 def _track(
-    cfg: Config, root: Path, model_dir: Path, metrics_path: Path, metrics: dict[str, float]
+    cfg: Config,
+    root: Path,
+    model_dir: Path,
+    metrics_path: Path,
+    metrics: dict[str, float],
+    frame: pd.DataFrame,
+    shoppers_path: Path,
 ) -> FitRecommenderResult:
     from fitting_room.recommender.mlflow_models import log_guide_model
-    from fitting_room.tracking.promotion import register_and_gate
+    from fitting_room.recommender.predict import load_guide
+    from fitting_room.tracking.promotion import evaluation_digest, register_and_gate
     from fitting_room.tracking.roles import GUIDE
 
     rc = cfg.recommender
+
+    def rescore(uri: str) -> dict[str, float]:
+        """The champion guide's metrics on this run's splits (its advisor, its ranking knobs)."""
+        log.info("the champion was scored on other data: re-scoring %s on this run's", uri)
+        champion = load_guide(cfg, uri)
+        same_eval = {"k": rc.ranker.k, "eval_max_shoppers": rc.ranker.eval_max_shoppers}
+        ranker = champion.ranker.model_copy(update=same_eval)
+        return score_guide(champion.advisor, ranker, guide_splits(frame, cfg), cfg)
+
     log.info("logging to MLflow, registering the guide and applying the gate")
     promotion = register_and_gate(
         cfg,
@@ -133,6 +194,8 @@ def _track(
         metrics,
         rc.gate,
         lambda: log_guide_model(model_dir),
+        eval_digest=evaluation_digest(guide_evaluation_spec(cfg, shoppers_path)),
+        rescore=rescore,
         artifacts=[metrics_path],
         params={"recommender": rc.model_dump(mode="json", exclude={"category_classes"})},
         root=root,

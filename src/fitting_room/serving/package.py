@@ -30,10 +30,9 @@ from fitting_room.config import Config, config_hash
 from fitting_room.errors import FittingRoomError, GateFailed
 from fitting_room.files import atomic_write, atomic_write_json
 from fitting_room.serving.args import service_args
-from fitting_room.tracking.roles import REGISTERED_MODELS
+from fitting_room.tracking.roles import bento_name, current_file, registered_models
 
 log = logging.getLogger(__name__)
-CURRENT_FILE = "current.json"
 LINEAGE_TAGS = ("git_commit", "data_version", "params_hash", "profile")
 
 
@@ -161,7 +160,7 @@ def _build(
         "-f",
         str(bentofile),
         "--name",
-        serving.bento_name,
+        bento_name(serving.bento_name, cfg.profile),
         "--arg-file",
         str(arg_file),
         "-o",
@@ -193,11 +192,9 @@ def package(cfg: Config, root: str | Path = ".") -> PackageResult:
         log_flat_params(cfg.as_dict()["serving"], "serving")
         client = mlflow.MlflowClient()
         fallback = lineage_tags(cfg, root)
-        log.info("1/3 importing the champions of %s into the BentoML store", ", ".join(REGISTERED_MODELS))
-        models = tuple(
-            import_champion(client, role, registered, fallback)
-            for role, registered in REGISTERED_MODELS.items()
-        )
+        names = registered_models(cfg.profile)
+        log.info("1/3 importing the champions of %s into the BentoML store", ", ".join(names.values()))
+        models = tuple(import_champion(client, role, name, fallback) for role, name in names.items())
         args = service_args(serving, {m.role: m.bentoml_tag for m in models})
         labels = {
             "git_commit": fallback["git_commit"],
@@ -224,13 +221,21 @@ def package(cfg: Config, root: str | Path = ".") -> PackageResult:
                 f"smoke check of {bento_tag} failed; the previous bento stays current:\n"
                 + "\n".join(f"  - {p}" for p in smoke["problems"])
             )
-        archive = promote(bento_tag, models, smoke, root / serving.out_dir)
-        mlflow.log_artifact(str(root / serving.out_dir / CURRENT_FILE), artifact_path="serving")
+        current = current_file(cfg.profile)
+        archive = promote(bento_tag, models, smoke, root / serving.out_dir, current)
+        mlflow.log_artifact(str(root / serving.out_dir / current), artifact_path="serving")
     return PackageResult(bento_tag, archive, models, smoke)
 
 
-def promote(bento_tag: str, models: tuple[ImportedModel, ...], smoke: dict, out_dir: Path) -> Path:
-    """Make a smoke-checked bento current: export its archive, then name it in ``current.json``."""
+def promote(
+    bento_tag: str,
+    models: tuple[ImportedModel, ...],
+    smoke: dict,
+    out_dir: Path,
+    current: str = current_file(),
+) -> Path:
+    """Make a smoke-checked bento current: export its archive, then name it in ``current``
+    (``current.json``, or ``current-<profile>.json`` for a non-default profile)."""
     import bentoml
 
     # absolute: BentoML's exporter reads a relative path from the filesystem root, not the cwd
@@ -247,7 +252,7 @@ def promote(bento_tag: str, models: tuple[ImportedModel, ...], smoke: dict, out_
         "models": [asdict(m) for m in models],
         "smoke_check": {k: v for k, v in smoke.items() if k != "calls"},
     }
-    atomic_write_json(out_dir / CURRENT_FILE, doc)
+    atomic_write_json(out_dir / current, doc)
     return archive
 
 
@@ -257,7 +262,11 @@ def current_bento(cfg: Config, root: str | Path = ".") -> str:
     Raises:
         FittingRoomError: when nothing was packaged yet.
     """
-    path = Path(root) / cfg.serving.out_dir / CURRENT_FILE
+    path = Path(root) / cfg.serving.out_dir / current_file(cfg.profile)
     if not path.exists():
-        raise FittingRoomError(f"{path} not found: run `fitting-room package` first")
-    return json.loads(path.read_text())["bento"]
+        option = "" if cfg.profile == "default" else f" --profile {cfg.profile}"
+        raise FittingRoomError(
+            f"{path} not found: profile {cfg.profile!r} has no current bento yet; "
+            f"run `fitting-room{option} package` first"
+        )
+    return str(json.loads(path.read_text())["bento"])

@@ -5,11 +5,19 @@ A new model version becomes ``champion`` only when it passes absolute thresholds
 no worse than the current champion beyond a tolerance; otherwise it is ``challenger`` and
 the champion is untouched. :func:`register_and_gate` does all of it for a training stage.
 Rollbacks move ``champion`` back and leave an audit record.
+
+Champion and challenger are compared on the same evaluation data. Every version records the
+digest of what it was scored on (``eval.digest``: test data, evaluator, evaluation knobs);
+when the champion's differs from the new run's, the stage re-scores the champion on the new
+run's data (its ``rescore``); when it cannot, the comparison is refused and the new version
+stays ``challenger``, saying why. Each params profile has its own registered models
+(:mod:`fitting_room.tracking.roles`), so a run of one profile never moves another's champion.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import math
 import time
@@ -28,16 +36,23 @@ CHALLENGER = "challenger"
 AUDIT_TAG_PREFIX = "audit."
 
 
+EVAL_DIGEST_TAG = "eval.digest"
+Rescore = Callable[[str], Mapping[str, float]]  # champion model URI -> its metrics on this run's data
+
+
 @dataclass(frozen=True)
 class GateCheck:
-    name: str  # "minimum", "maximum" or "vs_champion"
+    name: str  # "minimum", "maximum", "vs_champion" or "comparable"
     metric: str
     value: float
     limit: float
     passed: bool
+    note: str = ""  # "comparable": why the champion could not be compared
 
     def describe(self) -> str:
         op = {"minimum": ">=", "maximum": "<="}.get(self.name, "within tolerance of champion")
+        if self.name == "comparable":
+            return f"comparison with the champion refused: {self.note}"
         if self.name == "vs_champion":
             verdict = "ok" if self.passed else "worse than allowed"
             return f"{self.metric} = {self.value:.4g} vs champion limit {self.limit:.4g}: {verdict}"
@@ -58,18 +73,38 @@ class GateResult:
         head = "gate passed" if self.passed else f"gate FAILED ({len(self.failures())} check(s))"
         return "\n".join([head, *(f"  - {c.describe()}" for c in self.checks)])
 
+    def reason(self) -> str:
+        """One line: the first failed check, or that all passed."""
+        failed = self.failures()
+        if not failed:
+            return "all checks passed"
+        more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
+        return failed[0].describe() + more
+
     def as_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "checks": [asdict(c) for c in self.checks]}
 
 
+def evaluation_digest(spec: Mapping[str, Any]) -> str:
+    """Digest of what a model was scored on (data hashes, evaluator, knobs), as JSON."""
+    text = json.dumps(spec, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def evaluate_gate(
-    metrics: Mapping[str, float], gate: GateConfig, champion: Mapping[str, float] | None
+    metrics: Mapping[str, float],
+    gate: GateConfig,
+    champion: Mapping[str, float] | None,
+    incomparable: str = "",
 ) -> GateResult:
     """Check ``metrics`` against absolute bounds and, when there is one, the champion.
 
     A metric named in the gate but missing from ``metrics`` (or NaN) fails its check.
+    ``incomparable`` (why the champion's metrics cannot be set beside these) fails the gate.
     """
     checks: list[GateCheck] = []
+    if incomparable:
+        checks.append(GateCheck("comparable", "evaluation data", math.nan, math.nan, False, incomparable))
 
     def value(name: str) -> float:
         v = metrics.get(name)
@@ -115,6 +150,38 @@ def champion_metrics(client: Any, name: str) -> dict[str, float] | None:
     return dict(client.get_run(version.run_id).data.metrics)
 
 
+def comparable_champion(
+    client: Any, name: str, eval_digest: str, rescore: Rescore | None
+) -> tuple[dict[str, float] | None, str]:
+    """The champion's metrics on this run's evaluation data, or why there are none.
+
+    Returns:
+        ``(metrics, "")`` -- the champion's own metrics when it was scored on the same data
+        (same ``eval.digest``), else ``rescore``'s on this run's data; ``(None, "")`` when there
+        is no champion; ``(None, reason)`` when the comparison is impossible.
+    """
+    version = champion_version(client, name)
+    if version is None:
+        return None, ""
+    theirs = (version.tags or {}).get(EVAL_DIGEST_TAG, "")
+    if theirs and theirs == eval_digest:
+        if version.run_id:
+            return dict(client.get_run(version.run_id).data.metrics), ""
+        return None, f"champion v{version.version} has no MLflow run to read its metrics from"
+    what = (
+        f"champion v{version.version} was scored on other evaluation data "
+        f"({theirs[:12] or 'unrecorded'} vs {eval_digest[:12]})"
+    )
+    if rescore is None:
+        return None, what + " and cannot be re-scored on this run's"
+    uri = f"models:/{name}/{version.version}"
+    try:
+        return dict(rescore(uri)), ""
+    except Exception as err:  # any failure makes the comparison impossible: said so
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        return None, f"{what}; re-scoring {uri} on this run's data failed: {first}"
+
+
 def promote(client: Any, name: str, version: str, result: GateResult) -> str:
     """Give ``version`` the ``champion`` alias when the gate passed, else ``challenger``."""
     alias = CHAMPION if result.passed else CHALLENGER
@@ -143,6 +210,8 @@ def register_and_gate(
     metrics: Mapping[str, float],
     gate: GateConfig,
     log_model: Callable[[], Any],
+    eval_digest: str,
+    rescore: Rescore | None = None,
     artifacts: Iterable[str | Path] = (),
     params: Mapping[str, Any] | None = None,
     root: str | Path = ".",
@@ -151,8 +220,10 @@ def register_and_gate(
 
     In one MLflow run of ``stage``: log ``params`` (flattened) and ``metrics``, the report
     files in ``artifacts``, the model (``log_model()`` logs it in the active run and returns
-    its model info), register it under the role's name, check the gate against the current
-    champion's metrics, and give the version ``champion`` or ``challenger``.
+    its model info), register it under the role's name for ``cfg.profile``, check the gate
+    against the current champion's metrics on the same evaluation data (``eval_digest`` names
+    it; ``rescore`` scores the champion on it when the champion was scored on other data), and
+    give the version ``champion`` or ``challenger``.
 
     Returns:
         The registered version and its alias (``champion``).
@@ -164,7 +235,7 @@ def register_and_gate(
 
     from fitting_room.tracking.mlflow_runs import log_flat_params, stage_run
 
-    name = registered_name(role)
+    name = registered_name(role, cfg.profile)
     with stage_run(cfg, stage, root) as run:
         if params:
             log_flat_params(dict(params))
@@ -172,10 +243,14 @@ def register_and_gate(
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="reports")
         client = mlflow.MlflowClient()
-        champion = champion_metrics(client, name)
+        champion, incomparable = comparable_champion(client, name, eval_digest, rescore)
+        if champion is not None:
+            mlflow.log_dict(dict(champion), "gate_champion_metrics.json")
         info = log_model()
         version = str(mlflow.register_model(info.model_uri, name).version)
-        result = evaluate_gate(metrics, gate, champion)
+        client.set_model_version_tag(name, version, EVAL_DIGEST_TAG, eval_digest)
+        client.set_model_version_tag(name, version, "profile", cfg.profile)
+        result = evaluate_gate(metrics, gate, champion, incomparable)
         alias = promote(client, name, version, result)
         mlflow.log_dict(result.as_dict(), "gate.json")
         mlflow.set_tags(
@@ -187,8 +262,8 @@ def register_and_gate(
         )
     if not result.passed:  # raised after the run closed: the run itself finished, the gate refused
         raise GateFailed(
-            f"{stage}: {role} version {version} of {name!r} registered as {alias!r}; "
-            f"the champion is unchanged.\n{result.summary()}"
+            f"{stage}: {role} version {version} of {name!r} registered as {alias!r}, the champion "
+            f"is unchanged: {result.reason()}\n{result.summary()}"
         )
     return Promotion(role, name, version, alias, result)
 
