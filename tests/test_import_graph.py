@@ -17,12 +17,13 @@ FLOWS = SRC.parents[1] / "flows"
 # package -> the only fitting_room packages it may import (the base of the graph)
 BASE = {
     "errors": set(),
+    "environ": set(),
     "files": set(),
     "seeds": set(),
     "png": set(),
     "logs": {"errors"},
     "config": {"files"},  # configuration computes nothing: no data, models or services
-    "tracking": {"config", "errors", "files"},
+    "tracking": {"config", "environ", "errors", "files"},
     "tryon": {"png", "errors", "files"},
 }
 

@@ -39,30 +39,30 @@ class GeneratorModel(PythonModel):
 
 
 def log_generator_model(model_dir: str | Path, name: str = "generator") -> Any:
-    """Log the saved generator folder as a pyfunc model in the active run; returns model info."""
+    """Log the saved generator folder as a pyfunc model in the active run; returns model info.
+
+    Models-from-code with this package in its ``code_paths``: it loads in any environment
+    made from its own requirements (``tracking/model_code.py``)."""
     import keras
     import mlflow
     import pandas as pd
+    import pydantic
     import tensorflow as tf
+    import yaml
     from mlflow.models import infer_signature
 
     from fitting_room.gan.generate import generate, load_generator
+    from fitting_room.tracking.model_code import log_code_model, pinned
 
     loaded = load_generator(model_dir)
     example = pd.DataFrame({"category": [loaded.class_names[0]], "seed": [0]})
     signature = infer_signature(example, generate(loaded, [0], [0]))
-    return mlflow.pyfunc.log_model(
-        name=name,
-        python_model=GeneratorModel(),
-        artifacts={"generator_dir": str(model_dir)},
+    return log_code_model(
+        name,
+        Path(__file__).with_name("mlflow_entry.py"),
+        {"generator_dir": str(model_dir)},
+        # explicit requirements: inferring them would import and time the whole package
+        pinned(tf, keras, np, pd, pydantic, yaml, mlflow),
         signature=signature,
         input_example=example,
-        # explicit requirements: inferring them would import and time the whole package
-        pip_requirements=[
-            f"tensorflow=={tf.__version__}",
-            f"keras=={keras.__version__}",
-            f"numpy=={np.__version__}",
-            f"pandas=={pd.__version__}",
-            f"mlflow=={mlflow.__version__}",
-        ],
     )

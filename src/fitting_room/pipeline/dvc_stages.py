@@ -28,6 +28,7 @@ from pathlib import Path
 
 import yaml
 
+from fitting_room.environ import scoped_environ
 from fitting_room.errors import FittingRoomError
 from fitting_room.logs import has_nvidia_driver, is_expected_noise
 
@@ -69,17 +70,8 @@ def stage_environment(variables: dict[str, str], root: str | Path) -> Iterator[N
     it keeps one run's choices from leaking into the next in the same process (a worker,
     a test session).
     """
-    saved = {key: os.environ.get(key) for key in variables}
-    os.environ.update(variables)
-    try:
-        with contextlib.chdir(root):
-            yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with scoped_environ(variables), contextlib.chdir(root):
+        yield
 
 
 def repro_stage(name: str, root: str | Path = ".", log: LineSink | None = None) -> StageOutcome:

@@ -65,25 +65,26 @@ class GuideModel(PythonModel):
 
 
 def log_guide_model(guide_dir: str | Path, name: str = "guide") -> Any:
-    """Log the guide as a pyfunc model in the active run (registering it is the caller's part)."""
+    """Log the guide as a pyfunc model in the active run (registering it is the caller's part).
+
+    Models-from-code with this package in its ``code_paths``: it loads in any environment
+    made from its own requirements (``tracking/model_code.py``)."""
     import lightgbm
     import mlflow
     import numpy as np
     import pandas as pd
+    import pyarrow
     import pydantic
+    import scipy
     import usearch
+    import yaml
 
-    return mlflow.pyfunc.log_model(
-        name=name,
-        python_model=GuideModel(),
-        artifacts={"guide_dir": str(guide_dir)},
+    from fitting_room.tracking.model_code import log_code_model, pinned
+
+    return log_code_model(
+        name,
+        Path(__file__).with_name("mlflow_entry.py"),
+        {"guide_dir": str(guide_dir)},
         # explicit requirements: inferring them would import and time the whole package
-        pip_requirements=[
-            f"lightgbm=={lightgbm.__version__}",
-            f"numpy=={np.__version__}",
-            f"pandas=={pd.__version__}",
-            f"pydantic=={pydantic.__version__}",
-            f"mlflow=={mlflow.__version__}",
-            f"usearch=={usearch.__version__}",  # the ANN index of large catalogs
-        ],
+        pinned(lightgbm, np, pd, pyarrow, scipy, pydantic, yaml, usearch, mlflow),
     )

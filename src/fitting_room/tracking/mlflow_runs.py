@@ -19,6 +19,7 @@ from typing import Any
 
 from fitting_room.config import Config, config_hash, dump_resolved
 from fitting_room.config.schema import TrackingConfig
+from fitting_room.environ import scoped_environ
 from fitting_room.tracking.lineage import data_version, dvc_data_hashes, git_commit
 
 PARENT_RUN_ENV = "FITTING_ROOM_PARENT_RUN_ID"
@@ -139,11 +140,9 @@ def pipeline_run(cfg: Config, root: str | Path = ".", flow_run_id: str | None = 
     import mlflow
 
     configure_mlflow(cfg.tracking, root)
-    saved = {k: os.environ.get(k) for k in (PARENT_RUN_ENV, FLOW_RUN_ENV)}
-    if flow_run_id:
-        os.environ[FLOW_RUN_ENV] = flow_run_id
-    tags = {**lineage_tags(cfg, root), "stage": "pipeline"}
-    try:
+    flow = {FLOW_RUN_ENV: flow_run_id} if flow_run_id else {}
+    with scoped_environ(flow, restore=(PARENT_RUN_ENV, FLOW_RUN_ENV)):
+        tags = {**lineage_tags(cfg, root), "stage": "pipeline"}
         with mlflow.start_run(run_name=f"pipeline-{cfg.profile}", tags=tags) as run:
             os.environ[PARENT_RUN_ENV] = run.info.run_id
             with tempfile.TemporaryDirectory() as tmp:
@@ -151,9 +150,3 @@ def pipeline_run(cfg: Config, root: str | Path = ".", flow_run_id: str | None = 
                 mlflow.log_artifact(str(resolved), artifact_path="config")
             yield run
             mlflow.set_tags(lineage_tags(cfg, root))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
