@@ -6,6 +6,7 @@ champion scored on the same evaluation data: re-scored on it, or the comparison 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -48,8 +49,20 @@ def _log_model():
 
 
 def _train(cfg, auc: float, digest: str, gate: GateConfig = PRODUCTION_GATE, rescore=None):
+    data = Path(cfg.serving.out_dir).parent / f"{digest}.parquet"
+    data.write_text(digest)
+    inputs = {"shoppers": (data, digest)}
     return register_and_gate(
-        cfg, "fit_recommender", GUIDE, {"auc": auc}, gate, _log_model, digest, rescore, root=ROOT
+        cfg,
+        "fit_recommender",
+        GUIDE,
+        {"auc": auc},
+        gate,
+        _log_model,
+        digest,
+        rescore,
+        root=ROOT,
+        inputs=inputs,
     )
 
 
@@ -82,7 +95,12 @@ def test_a_worse_model_on_the_same_data_stays_challenger_and_says_why_in_one_lin
     assert "registered as 'challenger', the champion is unchanged" in first
     assert "auc = 0.7 vs champion limit 0.7425: worse than allowed" in first
     assert _champion() == "1"
-    assert MlflowClient().get_model_version(PROD, "2").tags[EVAL_DIGEST_TAG] == "prod-data"
+    version = MlflowClient().get_model_version(PROD, "2")
+    assert version.tags[EVAL_DIGEST_TAG] == "prod-data"
+    (used,) = MlflowClient().get_run(version.run_id).inputs.dataset_inputs  # the data it was scored on
+    assert (used.dataset.name, used.dataset.digest) == ("shoppers", "prod-data")
+    assert json.loads(used.dataset.source)["uri"].endswith("prod-data.parquet")
+    assert [(t.key, t.value) for t in used.tags] == [("mlflow.data.context", "evaluation")]
 
 
 def test_a_champion_scored_on_other_data_is_rescored_on_the_challengers(configs):

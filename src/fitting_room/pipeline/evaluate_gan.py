@@ -107,6 +107,7 @@ def evaluate_generator(
             raise FittingRoomError(f"it draws {drawn} classes, the test data has {test.num_classes}")
         return score_sampler(lambda y, s: generate(champion, y, s), classifier, train, test, ev).metrics
 
+    spec = gan_evaluation_spec(cfg, images_dir)
     promotion = register_and_gate(
         cfg,
         "evaluate_gan",
@@ -114,8 +115,9 @@ def evaluate_generator(
         metrics,
         ev.gate,
         lambda: log_generator_model(model_dir),
-        eval_digest=evaluation_digest(gan_evaluation_spec(cfg, images_dir)),
+        eval_digest=evaluation_digest(spec),
         rescore=rescore,
         artifacts=[metrics_path, *plots],
+        inputs={"images": (images_dir, spec["images"])},
     )
     return EvaluationResult(metrics, metrics_path, promotion.gate, promotion.version, promotion.alias)

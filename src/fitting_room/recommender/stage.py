@@ -187,6 +187,7 @@ def _track(
         return score_guide(champion.advisor, ranker, guide_splits(frame, cfg), cfg)
 
     log.info("logging to MLflow, registering the guide and applying the gate")
+    spec = guide_evaluation_spec(cfg, shoppers_path)
     promotion = register_and_gate(
         cfg,
         "fit_recommender",
@@ -194,11 +195,12 @@ def _track(
         metrics,
         rc.gate,
         lambda: log_guide_model(model_dir),
-        eval_digest=evaluation_digest(guide_evaluation_spec(cfg, shoppers_path)),
+        eval_digest=evaluation_digest(spec),
         rescore=rescore,
         artifacts=[metrics_path],
         params={"recommender": rc.model_dump(mode="json", exclude={"category_classes"})},
         root=root,
+        inputs={"shoppers": (shoppers_path, spec["shoppers"])},
     )
     name, version = promotion.registered_name, promotion.version
     return FitRecommenderResult(

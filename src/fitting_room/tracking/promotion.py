@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -182,6 +183,19 @@ def comparable_champion(
         return None, f"{what}; re-scoring {uri} on this run's data failed: {first}"
 
 
+def log_dataset_input(name: str, path: str | Path, digest: str, context: str = "evaluation") -> None:
+    """Record ``path`` (content ``digest``: a DVC or sha256 hash) as an input of the active run."""
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    with warnings.catch_warnings():  # two registered local sources match: MLflow picks one, says so
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(str(Path(path).absolute()))
+    dataset = MetaDataset(source, name=name, digest=digest[:36])  # type: ignore[abstract]  # profile is optional
+    mlflow.log_input(dataset, context=context)
+
+
 def promote(client: Any, name: str, version: str, result: GateResult) -> str:
     """Give ``version`` the ``champion`` alias when the gate passed, else ``challenger``."""
     alias = CHAMPION if result.passed else CHALLENGER
@@ -215,6 +229,7 @@ def register_and_gate(
     artifacts: Iterable[str | Path] = (),
     params: Mapping[str, Any] | None = None,
     root: str | Path = ".",
+    inputs: Mapping[str, tuple[str | Path, str]] | None = None,
 ) -> Promotion:
     """Log a stage's run, register its model, compare it with the champion, promote or raise.
 
@@ -223,7 +238,9 @@ def register_and_gate(
     its model info), register it under the role's name for ``cfg.profile``, check the gate
     against the current champion's metrics on the same evaluation data (``eval_digest`` names
     it; ``rescore`` scores the champion on it when the champion was scored on other data), and
-    give the version ``champion`` or ``challenger``.
+    give the version ``champion`` or ``challenger``. ``inputs`` (name -> (path, content
+    digest)) are logged as the run's evaluation datasets, so the registered version names the
+    data it was scored on.
 
     Returns:
         The registered version and its alias (``champion``).
@@ -242,6 +259,8 @@ def register_and_gate(
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="reports")
+        for dataset, (path, digest) in (inputs or {}).items():
+            log_dataset_input(dataset, path, digest)
         client = mlflow.MlflowClient()
         champion, incomparable = comparable_champion(client, name, eval_digest, rescore)
         if champion is not None:
