@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -167,7 +168,17 @@ def test_training_logs_losses_speed_quality_samples_and_a_servable_model_to_mlfl
     samples = mlflow.MlflowClient().list_artifacts(result.run_id, "samples")
     assert len(samples) == 2
 
-    model = mlflow.pyfunc.load_model(f"runs:/{result.run_id}/generator")
+    (used,) = run.inputs.dataset_inputs  # the training data, by the hash DVC records for it
+    assert (used.dataset.name, used.tags[0].value) == ("images-train", "training")
+    assert used.dataset.digest == hashlib.md5((shapes_dir / "train.npz").read_bytes()).hexdigest()
+    # the model is logged once, where it is scored and registered (evaluate_gan), not here
+    assert not mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+
+    from fitting_room.gan.mlflow_model import log_generator_model
+
+    with mlflow.start_run():
+        info = log_generator_model(cfg.gan.model_dir)
+    model = mlflow.pyfunc.load_model(info.model_uri)
     images = model.predict(pd.DataFrame({"category": ["dress", "dress", "0"], "seed": [1, 1, 2]}))
     assert images.shape == (3, 28, 28, 1) and images.dtype == np.uint8
     np.testing.assert_array_equal(images[0], images[1])

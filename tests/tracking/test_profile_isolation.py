@@ -6,6 +6,7 @@ champion scored on the same evaluation data: re-scored on it, or the comparison 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def _log_model():
 def _train(cfg, auc: float, digest: str, gate: GateConfig = PRODUCTION_GATE, rescore=None):
     data = Path(cfg.serving.out_dir).parent / f"{digest}.parquet"
     data.write_text(digest)
-    inputs = {"shoppers": (data, digest)}
+    inputs = {"shoppers": data}
     return register_and_gate(
         cfg,
         "fit_recommender",
@@ -98,9 +99,19 @@ def test_a_worse_model_on_the_same_data_stays_challenger_and_says_why_in_one_lin
     version = MlflowClient().get_model_version(PROD, "2")
     assert version.tags[EVAL_DIGEST_TAG] == "prod-data"
     (used,) = MlflowClient().get_run(version.run_id).inputs.dataset_inputs  # the data it was scored on
-    assert (used.dataset.name, used.dataset.digest) == ("shoppers", "prod-data")
+    md5 = hashlib.md5(b"prod-data").hexdigest()  # the file's hash as DVC records it
+    assert (used.dataset.name, used.dataset.digest) == ("shoppers", md5)
     assert json.loads(used.dataset.source)["uri"].endswith("prod-data.parquet")
     assert [(t.key, t.value) for t in used.tags] == [("mlflow.data.context", "evaluation")]
+    # logged once, and the logged model itself carries its metrics and the gate's verdict
+    run = MlflowClient().get_run(version.run_id)
+    (model,) = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+        output_format="list",
+    )
+    assert {m.key: m.value for m in model.metrics} == {"auc": 0.70}
+    assert model.tags["gate.passed"] == "false" and "worse than allowed" in model.tags["gate.reason"]
 
 
 def test_a_champion_scored_on_other_data_is_rescored_on_the_challengers(configs):

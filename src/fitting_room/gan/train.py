@@ -3,7 +3,9 @@
 Read top to bottom: load and check the data, pick the distribution strategy (one process, or
 one worker of a cluster), build the nets inside it, resume from the chief's checkpoint if
 there is one, ``fit`` until the step limit or the wall-clock budget, then save the EMA
-generator and a final checkpoint and log it all to MLflow. In a cluster every worker runs
+generator and a final checkpoint, and log params, losses, samples and the training data (an
+MLflow dataset input) to MLflow; the model itself is logged once, by ``evaluate_gan``, which
+scores and registers it. In a cluster every worker runs
 all of this in step; only the chief (worker 0) writes anything.
 """
 
@@ -159,7 +161,7 @@ def train_gan(cfg: Config, images_dir: str | Path | None = None, use_mlflow: boo
         cfg: the resolved config (``gan``, ``data.images``, ``seed`` and, for the per-epoch
             quick metric, ``evaluation.classifier`` are read).
         images_dir: folder with ``train.npz``; defaults to ``data.images.out_dir``.
-        use_mlflow: log params, per-epoch metrics, sample grids and the model to MLflow.
+        use_mlflow: log params, per-epoch metrics, sample grids and the training data to MLflow.
 
     Returns:
         Where the generator went, the steps done, why training stopped, and the history.
@@ -175,13 +177,13 @@ def train_gan(cfg: Config, images_dir: str | Path | None = None, use_mlflow: boo
     cluster = resolve_cluster(cfg.gan.cluster)
     if use_mlflow and (cluster is None or cluster.is_chief):
         from fitting_room.tracking.mlflow_runs import log_flat_params, stage_run
+        from fitting_room.tracking.promotion import log_dataset_input
 
         with stage_run(cfg, "train_gan") as run:
             log_flat_params(cfg.gan.model_dump(mode="json"), "gan")
+            log_dataset_input("images-train", images_dir / "train.npz", context="training")
             result = _train(cfg, split, images_dir, cluster, use_mlflow=True)
-            from fitting_room.gan.mlflow_model import log_generator_model
-
-            log_generator_model(cfg.gan.model_dir)
+            # the model is logged once, by evaluate_gan, which scores and registers it
             return replace(result, run_id=run.info.run_id)
     return _train(cfg, split, images_dir, cluster, use_mlflow=False)
 

@@ -118,6 +118,6 @@ def evaluate_generator(
         eval_digest=evaluation_digest(spec),
         rescore=rescore,
         artifacts=[metrics_path, *plots],
-        inputs={"images": (images_dir, spec["images"])},
+        inputs={"images-test": images_dir / "test.npz", "images-train": images_dir / "train.npz"},
     )
     return EvaluationResult(metrics, metrics_path, promotion.gate, promotion.version, promotion.alias)

@@ -200,7 +200,8 @@ def _track(
         artifacts=[metrics_path],
         params={"recommender": rc.model_dump(mode="json", exclude={"category_classes"})},
         root=root,
-        inputs={"shoppers": (shoppers_path, spec["shoppers"])},
+        inputs={"shoppers": shoppers_path},  # trained on its splits and scored on the held-out ones
+        input_context="training",
     )
     name, version = promotion.registered_name, promotion.version
     return FitRecommenderResult(

@@ -30,6 +30,7 @@ from typing import Any
 from fitting_room.config import Config
 from fitting_room.config.gate import GateConfig
 from fitting_room.errors import FittingRoomError, GateFailed
+from fitting_room.files import sha256_file
 from fitting_room.tracking.roles import registered_name
 
 CHAMPION = "champion"
@@ -183,8 +184,10 @@ def comparable_champion(
         return None, f"{what}; re-scoring {uri} on this run's data failed: {first}"
 
 
-def log_dataset_input(name: str, path: str | Path, digest: str, context: str = "evaluation") -> None:
-    """Record ``path`` (content ``digest``: a DVC or sha256 hash) as an input of the active run."""
+def log_dataset_input(name: str, path: str | Path, digest: str = "", context: str = "evaluation") -> None:
+    """Record the file ``path`` as an input of the active run. Its digest is the file's MD5 --
+    the hash DVC records for it (in ``dvc.lock``, or in its folder's ``.dir`` listing) -- unless
+    ``digest`` is given."""
     import mlflow
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
@@ -192,6 +195,7 @@ def log_dataset_input(name: str, path: str | Path, digest: str, context: str = "
     with warnings.catch_warnings():  # two registered local sources match: MLflow picks one, says so
         warnings.simplefilter("ignore", UserWarning)
         source = resolve_dataset_source(str(Path(path).absolute()))
+    digest = digest or sha256_file(path, "md5")
     dataset = MetaDataset(source, name=name, digest=digest[:36])  # type: ignore[abstract]  # profile is optional
     mlflow.log_input(dataset, context=context)
 
@@ -229,7 +233,8 @@ def register_and_gate(
     artifacts: Iterable[str | Path] = (),
     params: Mapping[str, Any] | None = None,
     root: str | Path = ".",
-    inputs: Mapping[str, tuple[str | Path, str]] | None = None,
+    inputs: Mapping[str, str | Path] | None = None,
+    input_context: str = "evaluation",
 ) -> Promotion:
     """Log a stage's run, register its model, compare it with the champion, promote or raise.
 
@@ -238,9 +243,11 @@ def register_and_gate(
     its model info), register it under the role's name for ``cfg.profile``, check the gate
     against the current champion's metrics on the same evaluation data (``eval_digest`` names
     it; ``rescore`` scores the champion on it when the champion was scored on other data), and
-    give the version ``champion`` or ``challenger``. ``inputs`` (name -> (path, content
-    digest)) are logged as the run's evaluation datasets, so the registered version names the
-    data it was scored on.
+    give the version ``champion`` or ``challenger``. The model is logged once, here: its
+    metrics and the gate's verdict (tags ``gate.passed``, ``gate.reason``) are attached to the
+    logged model (its ``model_id``) as well as to the run. ``inputs`` (name -> file, its digest
+    the MD5 that DVC records for it) are logged as the run's datasets of ``input_context``, so
+    the registered version names the data it was scored on.
 
     Returns:
         The registered version and its alias (``champion``).
@@ -256,29 +263,31 @@ def register_and_gate(
     with stage_run(cfg, stage, root) as run:
         if params:
             log_flat_params(dict(params))
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="reports")
-        for dataset, (path, digest) in (inputs or {}).items():
-            log_dataset_input(dataset, path, digest)
+        for dataset, path in (inputs or {}).items():
+            log_dataset_input(dataset, path, context=input_context)
         client = mlflow.MlflowClient()
         champion, incomparable = comparable_champion(client, name, eval_digest, rescore)
         if champion is not None:
             mlflow.log_dict(dict(champion), "gate_champion_metrics.json")
-        info = log_model()
+        info = log_model()  # the one logging of this model: its metrics and verdict go on it too
+        finite = {k: float(v) for k, v in metrics.items() if not math.isnan(v)}
+        mlflow.log_metrics(finite, model_id=info.model_id)  # the run's metrics and the model's
         version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_model_version_tag(name, version, EVAL_DIGEST_TAG, eval_digest)
         client.set_model_version_tag(name, version, "profile", cfg.profile)
         result = evaluate_gate(metrics, gate, champion, incomparable)
         alias = promote(client, name, version, result)
         mlflow.log_dict(result.as_dict(), "gate.json")
-        mlflow.set_tags(
-            {
-                "gate.passed": str(result.passed).lower(),
-                "registered_version": version,
-                "run_id": run.info.run_id,
-            }
-        )
+        verdict = {
+            "gate.passed": str(result.passed).lower(),
+            "gate.reason": result.reason()[:500],
+            "registered_version": version,
+            EVAL_DIGEST_TAG: eval_digest,
+        }
+        mlflow.set_logged_model_tags(info.model_id, verdict)
+        mlflow.set_tags({**verdict, "run_id": run.info.run_id})
     if not result.passed:  # raised after the run closed: the run itself finished, the gate refused
         raise GateFailed(
             f"{stage}: {role} version {version} of {name!r} registered as {alias!r}, the champion "
