@@ -30,7 +30,7 @@ from fitting_room.config import load_config
 from fitting_room.config.loader import OVERRIDES_ENV, PROFILE_ENV
 from fitting_room.ops.lock import PipelineBusy, describe_stale, run_lock
 from fitting_room.ops.noop import changed_stages, describe_changes
-from fitting_room.ops.preflight import bound_mlflow_retries, check_tracking_server
+from fitting_room.ops.preflight import bound_mlflow_retries, check_artifact_store, check_tracking_server
 from fitting_room.pipeline.dvc_stages import (
     StageOutcome,
     pipeline_stages,
@@ -102,7 +102,9 @@ def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[Stag
             raise ValueError(f"--until {until!r}: no such stage in dvc.yaml (stages: {', '.join(stages)})")
         stages = stages[: stages.index(until) + 1]
     bound_mlflow_retries(cfg.ops.tracking_check)
-    check_tracking_server(tracking_uri(cfg.tracking, root), cfg.ops.tracking_check)
+    uri = tracking_uri(cfg.tracking, root)
+    check_tracking_server(uri, cfg.ops.tracking_check)
+    check_artifact_store(uri, cfg.ops.tracking_check)
     from dvc.repo import Repo  # noqa: F401  (imported here, not beside MLflow's import in the warm-up)
 
     warm = warm_tracking(cfg.tracking, root)

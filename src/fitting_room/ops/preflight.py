@@ -1,9 +1,12 @@
-"""Checks before a pipeline run starts: is the MLflow tracking server there?
+"""Checks before a pipeline run starts: is the MLflow tracking server there, and can it store?
 
 A run that starts without its tracking server would train for an hour and then fail to
 register, or register half of the bundle. A remote server is probed with bounded retries
 first, and MLflow's own HTTP retries are bounded the same way, so an outage ends the run
-early with one clear line instead of after minutes of silent retrying.
+early with one clear line instead of after minutes of silent retrying. A server that proxies
+artifacts (``mlflow server --artifacts-destination s3://…``) is also asked to store and delete a
+probe object, so a missing bucket or wrong credentials behind it stop the run before any
+stage, instead of failing the first ``log_artifact`` after the training.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 from fitting_room.config.ops import TrackingCheckConfig
 from fitting_room.errors import FittingRoomError
@@ -20,6 +24,10 @@ from fitting_room.errors import FittingRoomError
 
 class TrackingUnreachable(FittingRoomError):
     """The MLflow tracking server did not answer; the message names the URI and the attempts."""
+
+
+class ArtifactStoreUnavailable(FittingRoomError):
+    """The MLflow server answers but cannot store artifacts; the message names the server."""
 
 
 def bound_mlflow_retries(cfg: TrackingCheckConfig) -> None:
@@ -61,3 +69,41 @@ def check_tracking_server(uri: str, cfg: TrackingCheckConfig) -> int:
         "nothing was run or registered. Start it, or unset MLFLOW_TRACKING_URI / tracking.uri "
         "to use the local store (ops.tracking_check sets the retries)."
     )
+
+
+def check_artifact_store(uri: str, cfg: TrackingCheckConfig) -> bool:
+    """Store and delete a probe object through a remote server's proxied artifact store.
+
+    Returns:
+        True when the probe was stored and deleted; False when there is nothing to probe (a
+        local store, or a server that does not proxy artifacts: its clients write to the
+        store themselves).
+
+    Raises:
+        ArtifactStoreUnavailable: the server refused or failed the probe, naming it and the status.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return False
+    url = f"{uri.rstrip('/')}/api/2.0/mlflow-artifacts/artifacts/fitting-room-preflight/{uuid.uuid4().hex}"
+    try:
+        put = urllib.request.Request(url, data=b"preflight", method="PUT")
+        with urllib.request.urlopen(put, timeout=cfg.timeout_s):
+            pass
+        with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=cfg.timeout_s):
+            pass
+    except urllib.error.HTTPError as err:
+        body = err.read(2000).decode("utf-8", "replace")
+        if err.code == 404 or "serving is disabled" in body or "--no-serve-artifacts" in body:
+            return False  # no proxy (`--no-serve-artifacts`): the clients write to the store themselves
+        raise ArtifactStoreUnavailable(
+            f"MLflow server {uri} cannot store artifacts (HTTP {err.code} storing a probe object "
+            "under mlflow-artifacts:/fitting-room-preflight/); nothing was run or registered. "
+            "Check its --artifacts-destination bucket and credentials (its log names the cause)."
+        ) from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise ArtifactStoreUnavailable(
+            f"MLflow server {uri} did not answer a probe upload to its artifact store ({reason}); "
+            "nothing was run or registered"
+        ) from None
+    return True

@@ -215,12 +215,41 @@ def push_outputs(root: str | Path = ".", log: LineSink | None = None) -> str | N
         remote = repo.config.get("core", {}).get("remote")
         if not remote:
             return None
+        causes = stack.enter_context(_dvc_errors())
         try:
             repo.push(remote=remote)
         except DvcException as err:
             url = repo.config.get("remote", {}).get(remote, {}).get("url", "?")
+            # DVC's exception says how many files failed; the why (no such bucket, access
+            # denied) is only in what it logged
+            why = f" ({causes[0][:300]})" if causes else ""
             raise FittingRoomError(
-                f"DVC remote {remote!r} ({url}) could not be reached: {err}. "
+                f"DVC remote {remote!r} ({url}) could not be reached: {err}{why}. "
                 "Local outputs are kept; run `dvc push` when it is back."
             ) from None
     return remote
+
+
+@contextlib.contextmanager
+def _dvc_errors() -> Iterator[list[str]]:
+    """Collect the one-line text of the errors DVC logs during the block."""
+    found: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:  # DVC logs the cause with it
+                message = f"{message} - {record.exc_info[1]}"
+            text = " ".join(message.split())
+            if text and text not in found:
+                found.append(text)
+
+    handler = Collect(logging.ERROR)
+    loggers = [logging.getLogger(name) for name in ("dvc", "dvc_data", "dvc_objects")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield found
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
