@@ -14,16 +14,20 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import psutil
 import pytest
+from stack_helpers import (
+    bucket_keys,
+    needs_postgres,
+    postgres_tables,
+    read_env,
+    stack_config,
+    stack_processes,
+    still_running,
+)
 
-from fitting_room.config import load_config
 from fitting_room.ops.stack import StackError, stack_down, stack_status, stack_up
 
-ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(
-    not any(Path("/usr/lib/postgresql").glob("*/bin/postgres")), reason="Debian's postgresql is not installed"
-)
+pytestmark = needs_postgres
 
 
 @pytest.fixture
@@ -38,23 +42,11 @@ def project(tmp_path) -> Path:
     return tmp_path
 
 
-def config(project: Path, *overrides: str):
-    return load_config(ROOT / "params.yaml", None, [f"stack.dir={project / '.stack'}", *overrides])
-
-
 def dvc_default(project: Path) -> str:
     dvc = str(Path(sys.executable).with_name("dvc"))
     return subprocess.run(
         [dvc, "remote", "default"], cwd=project, capture_output=True, text=True
     ).stdout.strip()
-
-
-def read_env(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        env[key] = value.strip("'")
-    return env
 
 
 def log_artifact(env: dict[str, str], text: str) -> str:
@@ -80,49 +72,19 @@ def read_artifact(env: dict[str, str], run_id: str) -> str:
     return done.stdout.strip()
 
 
-def bucket_keys(env: dict[str, str], bucket: str) -> list[str]:
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=env["MLFLOW_S3_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name=env["AWS_DEFAULT_REGION"],
-    )
-    return [obj["Key"] for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-
-
-def postgres_tables(state: dict, database: str) -> set[str]:
-    import psycopg
-
-    dsn = f"host=127.0.0.1 port={state['ports']['postgres']} user=postgres password={state['password']}"
-    with psycopg.connect(f"{dsn} dbname={database}") as conn:
-        return {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-
-
-def stack_processes(statuses) -> list[psutil.Process]:
-    out = []
-    for status in statuses:
-        if status.pid and psutil.pid_exists(status.pid):
-            proc = psutil.Process(status.pid)
-            out += [proc, *proc.children(recursive=True)]
-    return out
-
-
 def test_a_port_in_use_is_named_before_anything_starts(project):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(StackError, match=rf"port 127\.0\.0\.1:{port} \(stack\.ports\.mlflow"):
-            stack_up(config(project, f"stack.ports.mlflow={port}"), project, dict(os.environ))
-    assert not any(s.running for s in stack_status(config(project), project))
+            stack_up(stack_config(project, f"stack.ports.mlflow={port}"), project, dict(os.environ))
+    assert not any(s.running for s in stack_status(stack_config(project), project))
 
 
 @pytest.mark.slow
 def test_stack_lifecycle_up_is_idempotent_down_stops_exactly_it_and_data_survives(project):
-    cfg = config(project)
+    cfg = stack_config(project)
     try:
         statuses, env_file = stack_up(cfg, project, dict(os.environ))
         assert [s.name for s in statuses if s.running] == ["postgres", "s3", "mlflow", "prefect", "worker"]
@@ -155,7 +117,7 @@ def test_stack_lifecycle_up_is_idempotent_down_stops_exactly_it_and_data_survive
 
         # down: exactly those processes end, and the previous DVC default is back
         assert stack_down(cfg, project) == ["worker", "prefect", "mlflow", "s3", "postgres"]
-        assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in procs)
+        assert not still_running(procs)
         assert dvc_default(project) == "mine"
         assert stack_down(cfg, project) == []
 

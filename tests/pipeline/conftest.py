@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import random
-import shutil
-import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-FMNIST = Path("/usr/share/datasets/fashion-mnist")
-BODY_TYPES = ["hourglass", "straight & narrow", "pear", "athletic", "full bust", "petite", "apple"]
-OCCASIONS = ["party", "wedding", "work", "formal affair", "everyday", "vacation", "date", "other"]
-CATEGORIES = ["dress", "gown", "sheath", "jumpsuit", "top", "romper"]
+sys.path.insert(0, str(Path(__file__).parent))  # project_builders, shared with tests/ops
 
-
-def _write_rtr_lines(path: Path, n: int, seed: int = 0, **overrides_by_row: dict) -> Path:
-    """A RentTheRunway-format JSON-lines file with plausible raw strings (``5' 8"``, ``137lbs``)."""
-    rng = random.Random(seed)
-    lines = []
-    for i in range(n):
-        feet, inches = divmod(rng.randint(59, 72), 12)
-        row = {
-            "fit": rng.choice(["fit", "fit", "fit", "small", "large"]),
-            "user_id": str(1000 + rng.randint(0, n // 3)),
-            "bust size": f"{rng.choice([32, 34, 36, 38])}{rng.choice('abcd')}",
-            "item_id": str(50000 + rng.randint(0, 40)),
-            "weight": f"{rng.randint(105, 190)}lbs",
-            "rating": str(rng.choice([8, 10])),
-            "rented for": rng.choice(OCCASIONS),
-            "body type": rng.choice(BODY_TYPES),
-            "category": rng.choice(CATEGORIES),
-            "height": f"{feet}' {inches}\"",
-            "size": rng.choice([4, 8, 12, 16, 20]),
-            "age": str(rng.randint(20, 60)),
-            "review_date": f"April {rng.randint(1, 28)}, 20{rng.randint(14, 17)}",
-        }
-        row.update(overrides_by_row.get(str(i), {}))
-        lines.append(json.dumps(row))
-    path.write_text("\n".join(lines) + "\n")
-    return path
+from project_builders import copy_project
 
 
 @pytest.fixture(scope="module")
@@ -52,26 +20,8 @@ def project(tmp_path_factory) -> Path:
     project (and one MLflow store) and its DVC cache. A state a test needs comes from a
     fixture (a first run), never from an earlier test.
     """
-    if not (FMNIST / "train-images-idx3-ubyte.gz").exists():
-        pytest.skip("Debian dataset-fashion-mnist not installed (make test installs it)")
     tmp_path = tmp_path_factory.mktemp("pipeline")
-    proj = tmp_path / "project"
-    proj.mkdir()
-    # pyproject.toml + uv.lock: the package stage pins the bento's packages from the lock
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore", "bentofile.yaml", "pyproject.toml", "uv.lock"):
-        shutil.copy(ROOT / name, proj / name)
-    shutil.copytree(
-        ROOT / ".dvc", proj / ".dvc", ignore=shutil.ignore_patterns("cache", "tmp", "config.local")
-    )
-    shutil.copytree(ROOT / "src", proj / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    (proj / ".gitignore").write_text("/build/\n/mlruns/\n")
-    _write_rtr_lines(proj / "rtr.json", 400)
-    for cmd in (
-        ["git", "init", "-q"],
-        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "add", "-A"],
-        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init"],
-    ):
-        subprocess.run(cmd, cwd=proj, check=True)
+    proj = copy_project(tmp_path / "project")
     import mlflow
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
@@ -90,9 +40,3 @@ def project(tmp_path_factory) -> Path:
         mlflow.set_tracking_uri(uri)
         yield proj
         mlflow.set_tracking_uri(None)
-
-
-@pytest.fixture(scope="session")
-def write_rtr_lines():
-    """Builder of RentTheRunway-format JSON lines: ``write_rtr_lines(path, n, seed, **{row: fields})``."""
-    return _write_rtr_lines

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,10 +26,10 @@ from uuid import UUID
 import mlflow
 import psutil
 import pytest
+from project_builders import TRAINING, register_deployments, tail, trigger, write_rtr_lines
+from project_builders import wait_final as wait_until_final
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-TRAINING = "training-pipeline/scheduled-retrain"
 DRIFT = "drift-check/drift-check"
 UNTIL = "ingest_shoppers"
 SERVER_START_S = 300.0  # 11 s on an idle 2-core machine, 150 s seen at load average 16
@@ -80,11 +79,6 @@ def healthy(api_url: str) -> bool:
         return False
 
 
-def tail(path: Path, n: int = 60) -> str:
-    lines = path.read_text(errors="replace").splitlines() if path.exists() else []
-    return "\n".join(lines[-n:])
-
-
 def prefect_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PREFECT_"))}
     return {**env, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **extra}
@@ -118,31 +112,7 @@ def server(project, tmp_path_factory):
 @pytest.fixture(scope="module")
 def deployments(project, server):
     """The deployments of ``flows/deploy.py`` for the project copy; training runs stop after UNTIL."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import DeploymentUpdate
-
-    from fitting_room.config import load_config
-
-    shutil.copytree(ROOT / "flows", project / "flows", ignore=shutil.ignore_patterns("__pycache__"))
-    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
-    subprocess.run([*git, "add", "flows"], cwd=project, check=True)
-    subprocess.run([*git, "commit", "-qm", "flows"], cwd=project, check=True)
-    schedule = load_config(project / "params.yaml", "smoke").ops.schedule
-    # paused: the hourly drift cron must not fire in the middle of a test
-    schedule = schedule.model_copy(update={"profile": "smoke", "paused": True})
-    saved_path = list(sys.path)
-    sys.path.insert(0, str(ROOT))
-    try:
-        from flows.deploy import deploy_all
-
-        ids = deploy_all(schedule, root=project)
-    finally:
-        sys.path[:] = saved_path  # loading the flows prepends the project's folders too
-    with get_client(sync_client=True) as client:
-        client.update_deployment(
-            UUID(ids[TRAINING]), DeploymentUpdate(parameters={"profile": "smoke", "until": UNTIL})
-        )
-    return {**ids, "pool": schedule.work_pool}
+    return register_deployments(project, training_parameters={"profile": "smoke", "until": UNTIL})
 
 
 @pytest.fixture(scope="module")
@@ -172,25 +142,7 @@ def worker(project, server, deployments):
 
 def wait_final(flow_run_id, worker, timeout_s: float = RUN_TIMEOUT_S):
     """The flow run once its state is final (fails with the worker's log on a timeout)."""
-    from prefect.client.orchestration import get_client
-
-    deadline = time.monotonic() + timeout_s
-    with get_client(sync_client=True) as client:
-        while True:
-            run = client.read_flow_run(flow_run_id)
-            if run.state is not None and run.state.is_final():
-                return run
-            assert worker["proc"].poll() is None, f"the worker died:\n{tail(worker['log'])}"
-            assert time.monotonic() < deadline, (
-                f"flow run {flow_run_id}: {run.state_name} after {timeout_s:.0f} s:\n{tail(worker['log'])}"
-            )
-            time.sleep(0.5)
-
-
-def trigger(name: str, **parameters):
-    from prefect.deployments import run_deployment
-
-    return run_deployment(name, parameters=parameters or None, timeout=0, as_subflow=False)
+    return wait_until_final(flow_run_id, lambda: worker["proc"].poll() is None, worker["log"], timeout_s)
 
 
 def parent_run(flow_run_id) -> mlflow.entities.Run:
@@ -291,7 +243,7 @@ def test_a_drift_check_without_drift_triggers_no_training_run(worker, first_trig
 
 
 def test_drifted_shopper_data_triggers_a_run_of_the_training_deployment(
-    worker, first_triggers, deployments, project, write_rtr_lines
+    worker, first_triggers, deployments, project
 ):
     before = set(training_runs(deployments))
     taller = {str(i): {"height": "6' 3\""} for i in range(400)}

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import mlflow
 import pytest
 from prefect.testing.utilities import prefect_test_harness
+from project_builders import write_rtr_lines
 
 from fitting_room.config import ConfigError
 from fitting_room.pipeline.dvc_stages import StageFailed
@@ -110,13 +111,13 @@ def test_unchanged_rerun_skips_every_stage(project, first_run):
     assert parent_runs()[-1].data.tags["stage.ingest_images"] == "cached"
 
 
-def test_new_data_at_the_same_path_reruns_only_the_shopper_stages(project, first_run, write_rtr_lines):
+def test_new_data_at_the_same_path_reruns_only_the_shopper_stages(project, first_run):
     write_rtr_lines(project / "rtr.json", 450, seed=1)
     again = run_flow(project, shopper_overrides(project / "rtr.json"), until="validate_shoppers")
     assert ran(again) == {"ingest_shoppers", "validate_shoppers"}
 
 
-def test_failed_validation_stops_the_flow_before_downstream_stages(project, write_rtr_lines):
+def test_failed_validation_stops_the_flow_before_downstream_stages(project):
     bad = {str(i): {"height": "9' 11\""} for i in range(0, 400, 4)}  # 25% impossible heights
     write_rtr_lines(project / "bad.json", 400, **bad)
     with pytest.raises(StageFailed, match="validate_shoppers"):
