@@ -17,6 +17,7 @@ APT_TEST := chromium chromium-driver postgresql
 APT_STACK := postgresql
 APT_BENCH := wrk
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export MLFLOW_DISABLE_TELEMETRY ?= true
 # the ephemeral API server gets 20 s to start by default: too little on a busy 2-core box
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 180
 export PREFECT_HOME ?= $(CURDIR)/.prefect

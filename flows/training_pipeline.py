@@ -18,9 +18,11 @@ import os
 from pathlib import Path
 
 # Before Prefect reads its settings: the ephemeral API gets 20 s to start by default, too
-# little on a busy 2-core machine; analytics stay off. An explicit environment wins.
+# little on a busy 2-core machine; analytics and MLflow's telemetry stay off. An explicit
+# environment wins.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact

@@ -6,6 +6,7 @@ of the library; nothing here computes.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -79,6 +80,7 @@ def run() -> None:
     from fitting_room.logs import configure_logging
 
     configure_logging()
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # usage reports to an outside host: off
     try:
         app()
     except FittingRoomError as err:

@@ -73,6 +73,9 @@ class Stack:
             "AWS_ACCESS_KEY_ID": "fitting-room",
             "AWS_SECRET_ACCESS_KEY": self.password,
             "AWS_DEFAULT_REGION": REGION,
+            # MLflow 3 sends usage telemetry from every process that imports it (not in CI):
+            # off, as Prefect's, BentoML's, GX's and DVC's analytics are in this project
+            "MLFLOW_DISABLE_TELEMETRY": "true",
         }
 
 
