@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 # Before Prefect reads its settings: the ephemeral API gets 20 s to start by default, too
@@ -30,9 +31,15 @@ from prefect.runtime import flow_run
 
 from fitting_room.config import load_config
 from fitting_room.config.loader import OVERRIDES_ENV, PROFILE_ENV
+from fitting_room.errors import FittingRoomError
 from fitting_room.ops.lock import PipelineBusy, describe_stale, run_lock
 from fitting_room.ops.noop import changed_stages, describe_changes
-from fitting_room.ops.preflight import bound_mlflow_retries, check_artifact_store, check_tracking_server
+from fitting_room.ops.preflight import (
+    bound_mlflow_retries,
+    check_artifact_store,
+    check_tracking_server,
+    tracking_server_lost,
+)
 from fitting_room.pipeline.dvc_stages import (
     StageOutcome,
     pipeline_stages,
@@ -188,9 +195,16 @@ def main() -> None:
     parser.add_argument("--no-push", action="store_true", help="do not push DVC outputs")
     parser.add_argument("--until", help="stop after this dvc.yaml stage")
     args = parser.parse_args()
-    outcomes = training_pipeline(
-        profile=args.profile, overrides=args.overrides, push_data=not args.no_push, until=args.until
-    )
+    try:
+        outcomes = training_pipeline(
+            profile=args.profile, overrides=args.overrides, push_data=not args.no_push, until=args.until
+        )
+    except Exception as err:  # Prefect has logged it with its traceback; end on the one line that matters
+        lost = tracking_server_lost(err)
+        if lost is None and not isinstance(err, FittingRoomError):
+            raise
+        print(f"error: {lost or err}", file=sys.stderr)
+        sys.exit(2)
     if not outcomes:
         print("pipeline skipped: another training run holds the lock (see the log above)")
         return

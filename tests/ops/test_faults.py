@@ -14,7 +14,7 @@ import pytest
 
 from fitting_room.config.ops import TrackingCheckConfig
 from fitting_room.errors import FittingRoomError
-from fitting_room.ops.preflight import TrackingUnreachable, check_tracking_server
+from fitting_room.ops.preflight import TrackingUnreachable, check_tracking_server, tracking_server_lost
 from fitting_room.pipeline.dvc_stages import push_outputs
 
 FAST = TrackingCheckConfig(retries=3, backoff_s=0.05, timeout_s=1.0)
@@ -56,6 +56,21 @@ def test_a_tracking_server_that_recovers_within_the_retries_is_accepted():
 
 def test_a_local_tracking_store_needs_no_probe(tmp_path):
     assert check_tracking_server(f"sqlite:///{tmp_path}/mlflow.db", FAST) == 0
+
+
+def test_a_tracking_server_lost_mid_command_is_one_line_naming_it(monkeypatch):
+    """A real MLflow client call to a server that went away: MLflow's paragraph becomes one line."""
+    from mlflow import MlflowClient
+
+    uri = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with pytest.raises(Exception) as raised:
+        MlflowClient(tracking_uri=uri).get_run("0" * 32)
+    lost = tracking_server_lost(raised.value)
+    assert isinstance(lost, FittingRoomError)
+    assert str(lost).startswith(f"MLflow tracking server {uri} stopped answering (Connection refused; ")
+    assert "\n" not in str(lost) and "/api/2.0/mlflow/runs/get" in str(lost)
+    assert tracking_server_lost(ValueError(str(raised.value))) is None  # only MLflow's own errors
 
 
 def _dvc_repo(root: Path, remote_url: str) -> Path:

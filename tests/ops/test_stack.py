@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from stack_helpers import (
     bucket_keys,
@@ -26,6 +28,7 @@ from stack_helpers import (
 )
 
 from fitting_room.ops.stack import StackError, stack_down, stack_status, stack_up
+from fitting_room.ops.stack import _ports as stack_ports
 
 pytestmark = needs_postgres
 
@@ -72,6 +75,17 @@ def read_artifact(env: dict[str, str], run_id: str) -> str:
     return done.stdout.strip()
 
 
+def prefect_reads_its_database(env: dict[str, str]) -> int:
+    """Status of a Prefect API call that queries its PostgreSQL tables (filter the flows)."""
+    request = urllib.request.Request(
+        f"{env['PREFECT_API_URL']}/flows/filter",
+        data=json.dumps({"limit": 1}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer.status
+
+
 def test_a_port_in_use_is_named_before_anything_starts(project):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -82,8 +96,21 @@ def test_a_port_in_use_is_named_before_anything_starts(project):
     assert not any(s.running for s in stack_status(stack_config(project), project))
 
 
+def test_a_server_restarted_while_others_run_keeps_its_port_or_names_who_took_it(project):
+    cfg = stack_config(project)
+    others = {"s3", "mlflow", "prefect", "worker"}  # running, started pointing at postgres's port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        had = {"ports": {"postgres": port, "s3": 1, "mlflow": 2, "prefect": 3}}
+        with pytest.raises(StackError, match=rf"port 127\.0\.0\.1:{port} of postgres, which the running m"):
+            stack_ports(cfg, had, others)
+    assert stack_ports(cfg, had, others)["postgres"] == port  # free again: the same port, not a new one
+
+
 @pytest.mark.slow
-def test_stack_lifecycle_up_is_idempotent_down_stops_exactly_it_and_data_survives(project):
+def test_stack_lifecycle_up_is_idempotent_survives_a_postgres_restart_down_stops_exactly_it(project):
     cfg = stack_config(project)
     try:
         statuses, env_file = stack_up(cfg, project, dict(os.environ))
@@ -114,6 +141,21 @@ def test_stack_lifecycle_up_is_idempotent_down_stops_exactly_it_and_data_survive
         # up again: nothing new starts
         again, _ = stack_up(cfg, project, dict(os.environ))
         assert [s.pid for s in again] == [s.pid for s in statuses]
+
+        # PostgreSQL restarted under the servers: up starts it alone, on its port; they reconnect
+        assert prefect_reads_its_database(env) == 200
+        postgres = next(s for s in statuses if s.name == "postgres")
+        os.kill(postgres.pid, signal.SIGINT)  # fast shutdown: every server connection is cut
+        psutil.Process(postgres.pid).wait(60)
+        again, _ = stack_up(cfg, project, dict(os.environ))
+        restarted = [s.name for s, old in zip(again, statuses, strict=True) if s.pid != old.pid]
+        assert restarted == ["postgres"]
+        assert json.loads((project / ".stack" / "state.json").read_text())["ports"] == state["ports"]
+        after = log_artifact(env, "after the restart")
+        assert read_artifact(env, after) == "after the restart"
+        assert prefect_reads_its_database(env) == 200
+        statuses = again
+        procs = stack_processes(statuses)
 
         # down: exactly those processes end, and the previous DVC default is back
         assert stack_down(cfg, project) == ["worker", "prefect", "mlflow", "s3", "postgres"]

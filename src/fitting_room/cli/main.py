@@ -81,8 +81,16 @@ def run() -> None:
 
     configure_logging()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # usage reports to an outside host: off
+    from fitting_room.ops.preflight import tracking_server_lost
+
     try:
         app()
     except FittingRoomError as err:
         typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+        sys.exit(2)
+    except Exception as err:
+        lost = tracking_server_lost(err)  # the MLflow server went away in the middle of a command
+        if lost is None:
+            raise
+        typer.secho(f"error: {lost}", err=True, fg=typer.colors.RED)
         sys.exit(2)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +29,33 @@ class TrackingUnreachable(FittingRoomError):
 
 class ArtifactStoreUnavailable(FittingRoomError):
     """The MLflow server answers but cannot store artifacts; the message names the server."""
+
+
+# what MLflow's REST client raises once its bounded retries are spent (mlflow/utils/rest_utils.py)
+_LOST = re.compile(r"API request to (?P<server>https?://[^/\s]+)(?P<path>/[^?\s]*)\S* failed with exception")
+_WHY = (
+    re.compile(r"\[Errno \d+\] (?P<why>[^\"')]+)"),
+    re.compile(r"(?P<why>too many \d+ error responses)"),
+    re.compile(r"(?P<why>Read timed out)"),
+)
+
+
+def tracking_server_lost(err: BaseException) -> TrackingUnreachable | None:
+    """The error to show when an MLflow client call failed because its server stopped answering.
+
+    MLflow's own message is a paragraph of urllib3 internals; this one names the server, the
+    call and the cause, and says what to do. None when ``err`` is anything else.
+    """
+    found = _LOST.search(str(err)) if type(err).__module__.startswith("mlflow") else None
+    if found is None:
+        return None
+    text = str(err)
+    why = next((m["why"].strip() for m in (w.search(text) for w in _WHY) if m), text[found.end() :][:160])
+    return TrackingUnreachable(
+        f"MLflow tracking server {found['server']} stopped answering ({why}; {found['path']}) after "
+        "the bounded retries of ops.tracking_check; the stage did not finish and DVC did not record "
+        "it. Restart the server and run again: the stages that finished are skipped."
+    )
 
 
 def bound_mlflow_retries(cfg: TrackingCheckConfig) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -22,6 +23,7 @@ from fitting_room.config.schema import TrackingConfig
 from fitting_room.environ import scoped_environ
 from fitting_room.tracking.lineage import data_version, dvc_data_hashes, git_commit
 
+log = logging.getLogger(__name__)
 PARENT_RUN_ENV = "FITTING_ROOM_PARENT_RUN_ID"
 FLOW_RUN_ENV = "FITTING_ROOM_FLOW_RUN_ID"
 
@@ -143,10 +145,29 @@ def pipeline_run(cfg: Config, root: str | Path = ".", flow_run_id: str | None = 
     flow = {FLOW_RUN_ENV: flow_run_id} if flow_run_id else {}
     with scoped_environ(flow, restore=(PARENT_RUN_ENV, FLOW_RUN_ENV)):
         tags = {**lineage_tags(cfg, root), "stage": "pipeline"}
-        with mlflow.start_run(run_name=f"pipeline-{cfg.profile}", tags=tags) as run:
+        run = mlflow.start_run(run_name=f"pipeline-{cfg.profile}", tags=tags)
+        try:
             os.environ[PARENT_RUN_ENV] = run.info.run_id
             with tempfile.TemporaryDirectory() as tmp:
                 resolved = dump_resolved(cfg, Path(tmp) / "params.resolved.yaml")
                 mlflow.log_artifact(str(resolved), artifact_path="config")
             yield run
             mlflow.set_tags(lineage_tags(cfg, root))
+        except BaseException as err:
+            _end_failed_run(run.info.run_id, "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
+            raise
+        mlflow.end_run()
+
+
+def _end_failed_run(run_id: str, status: str) -> None:
+    """Mark the parent run ended; when the server is what failed, say so and keep the first error.
+
+    ``mlflow.start_run``'s own ``__exit__`` would raise its failed call in place of the error
+    that ended the run, which a user needs to see.
+    """
+    import mlflow
+
+    try:
+        mlflow.end_run(status)
+    except Exception as err:  # the server that failed the stage fails this call too
+        log.warning("could not mark MLflow run %s %s: %s", run_id, status, str(err)[:300])

@@ -90,7 +90,10 @@ def _stack(cfg: Config, root: Path, state: dict) -> services.Stack:
 
 
 def _ports(cfg: Config, state: dict, running: set[str]) -> dict[str, int]:
-    """Each server's port: configured, else the one it had, else a free one; a taken one is an error."""
+    """Each server's port: configured, else the one it had, else a free one; a taken one is an error.
+
+    A server restarted while others run gets its old port back: they were started pointing at it.
+    """
     host, had = cfg.stack.host, state.get("ports", {})
     ports = {}
     for name, key in PORT_OF.items():
@@ -106,6 +109,11 @@ def _ports(cfg: Config, state: dict, running: set[str]) -> dict[str, int]:
             ports[key] = configured
         elif had.get(key) and port_free(host, had[key]):
             ports[key] = had[key]
+        elif had.get(key) and running:  # the running servers point at that port: it must come back there
+            raise StackError(
+                f"port {host}:{had[key]} of {name}, which the running {', '.join(sorted(running))} "
+                f"use, is taken by another program: stop it, or `stack down` and up again"
+            )
         else:
             ports[key] = free_port(host)
     return ports

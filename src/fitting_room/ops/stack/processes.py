@@ -54,7 +54,13 @@ def process(record: Proc | None) -> psutil.Process | None:
 
 
 def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now.
+
+    ``SO_REUSEADDR`` as the servers themselves set it: connections of a server that just stopped
+    linger in TIME_WAIT on its port, which does not stop it from listening there again.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
