@@ -1,7 +1,7 @@
 """Object-store faults against real servers on loopback: moto's S3 server, `mlflow server`
 proxying artifacts to it, and DVC pushing to it.
 
-A missing bucket (or a store that refuses writes) must stop a run with one line naming the
+A missing bucket or wrong credentials (a store that refuses the keys) must stop a run with one line naming the
 server or the remote -- before any stage for MLflow (the preflight probe), with the local
 outputs kept for DVC.
 """
@@ -74,6 +74,24 @@ def s3(tmp_path_factory):
     client = boto3.client("s3", endpoint_url=endpoint, **_boto_keys())
     client.create_bucket(Bucket="present")
     yield {"endpoint": endpoint, "client": client, "env": env, "tmp": tmp}
+    _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def s3_with_auth(tmp_path_factory):
+    """moto's S3 server checking signatures from the first request (its IAM knows no keys yet):
+    whatever keys a client holds are wrong keys to it, as a rotated or mistyped secret is."""
+    tmp = tmp_path_factory.mktemp("s3auth")
+    port = _free_port()
+    env = {**os.environ, **KEYS, "INITIAL_NO_AUTH_ACTION_COUNT": "0"}
+    endpoint = f"http://127.0.0.1:{port}"
+    proc = _serve(
+        [str(BIN / "python"), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        f"{endpoint}/moto-api/",
+        tmp / "moto.log",
+        env,
+    )
+    yield {"endpoint": endpoint, "env": {**os.environ, **KEYS}, "tmp": tmp}
     _stop(proc)
 
 
@@ -164,3 +182,28 @@ def test_dvc_push_to_the_bucket_stores_the_objects(s3, tmp_path, monkeypatch):
     assert push_outputs(tmp_path) == "storage"
     keys = [o["Key"] for o in s3["client"].list_objects_v2(Bucket="present", Prefix="dvc/")["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("dvc/files/md5/")
+
+
+def test_dvc_push_with_wrong_keys_names_the_remote_and_keeps_outputs(s3_with_auth, tmp_path, monkeypatch):
+    for key, value in KEYS.items():
+        monkeypatch.setenv(key, value)
+    artifact = _dvc_repo(tmp_path, s3_with_auth, "present")
+    with pytest.raises(FittingRoomError) as err:
+        push_outputs(tmp_path)
+    line = str(err.value)
+    assert "DVC remote 'storage' (s3://present/dvc) refused this machine's credentials (" in line, line
+    assert "403" in line and "access_key_id" in line, line
+    assert "\n" not in line and "Local outputs are kept" in line
+    assert artifact.read_bytes() == b"weights" * 1000
+
+
+def test_an_mlflow_server_with_wrong_store_credentials_stops_the_run_before_any_stage(s3_with_auth):
+    server, uri = _mlflow_server(s3_with_auth, "s3://present/mlflow", "wrongkeys")
+    try:
+        with pytest.raises(ArtifactStoreUnavailable) as err:
+            check_artifact_store(uri, CHECK)
+    finally:
+        _stop(server)
+    line = str(err.value)
+    assert "\n" not in line and f"MLflow server {uri} cannot store artifacts (HTTP 5" in line
+    assert "bucket and credentials" in line

@@ -50,6 +50,8 @@ class TrackingCheckConfig(Section):
     retries: int = Field(3, ge=1, le=20)  # attempts to reach a remote MLflow server before failing
     backoff_s: float = Field(1.0, ge=0)  # first wait between attempts, doubled each time (seconds)
     timeout_s: float = Field(5.0, gt=0)  # per-attempt HTTP timeout (seconds)
+    # the artifact-store probe's timeout: a server's first upload also loads its S3 client (seconds)
+    probe_timeout_s: float = Field(30.0, gt=0)
 
 
 class TaskRetriesConfig(Section):

@@ -115,9 +115,10 @@ def check_artifact_store(uri: str, cfg: TrackingCheckConfig) -> bool:
     url = f"{uri.rstrip('/')}/api/2.0/mlflow-artifacts/artifacts/fitting-room-preflight/{uuid.uuid4().hex}"
     try:
         put = urllib.request.Request(url, data=b"preflight", method="PUT")
-        with urllib.request.urlopen(put, timeout=cfg.timeout_s):
+        with urllib.request.urlopen(put, timeout=cfg.probe_timeout_s):
             pass
-        with urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=cfg.timeout_s):
+        delete = urllib.request.Request(url, method="DELETE")
+        with urllib.request.urlopen(delete, timeout=cfg.probe_timeout_s):
             pass
     except urllib.error.HTTPError as err:
         body = err.read(2000).decode("utf-8", "replace")

@@ -203,7 +203,8 @@ def push_outputs(root: str | Path = ".", log: LineSink | None = None) -> str | N
         log: receives DVC's messages (None: DVC prints them).
 
     Raises:
-        FittingRoomError: naming the remote when it cannot be reached; local work is kept.
+        FittingRoomError: naming the remote when it cannot be reached or refuses the
+            credentials; local work is kept.
     """
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
@@ -226,6 +227,14 @@ def push_outputs(root: str | Path = ".", log: LineSink | None = None) -> str | N
             raise FittingRoomError(
                 f"DVC remote {remote!r} ({url}) could not be reached: {err}{why}. "
                 "Local outputs are kept; run `dvc push` when it is back."
+            ) from None
+        except PermissionError as err:  # the remote's filesystem (s3fs, gcsfs...) raises a 403 as this
+            url = repo.config.get("remote", {}).get(remote, {}).get("url", "?")
+            why = " ".join(str(err.__cause__ or err).split())[:300]
+            raise FittingRoomError(
+                f"DVC remote {remote!r} ({url}) refused this machine's credentials ({why}). Check the "
+                f"remote's keys (`dvc remote modify --local {remote} access_key_id ...`, or the AWS_* "
+                "variables). Local outputs are kept; run `dvc push` once they are right."
             ) from None
     return remote
 
