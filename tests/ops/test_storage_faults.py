@@ -122,14 +122,19 @@ def test_the_preflight_stores_and_deletes_a_probe_through_a_working_server(s3):
         _stop(server)
 
 
-def test_a_missing_artifact_bucket_stops_the_run_before_any_stage_naming_the_server(s3):
-    server, uri = _mlflow_server(s3, "s3://no-such-bucket/mlflow", "missing")
+def _refused_probe(s3: dict, destination: str, name: str) -> tuple[str, str]:
+    """The server's URI and the one-line error of the preflight probe through it (it must fail)."""
+    server, uri = _mlflow_server(s3, destination, name)
     try:
         with pytest.raises(ArtifactStoreUnavailable) as err:
             check_artifact_store(uri, CHECK)
     finally:
         _stop(server)
-    line = str(err.value)
+    return uri, str(err.value)
+
+
+def test_a_missing_artifact_bucket_stops_the_run_before_any_stage_naming_the_server(s3):
+    uri, line = _refused_probe(s3, "s3://no-such-bucket/mlflow", "missing")
     assert "\n" not in line and f"MLflow server {uri} cannot store artifacts (HTTP 5" in line
     assert "nothing was run or registered" in line and "--artifacts-destination" in line
 
@@ -198,12 +203,6 @@ def test_dvc_push_with_wrong_keys_names_the_remote_and_keeps_outputs(s3_with_aut
 
 
 def test_an_mlflow_server_with_wrong_store_credentials_stops_the_run_before_any_stage(s3_with_auth):
-    server, uri = _mlflow_server(s3_with_auth, "s3://present/mlflow", "wrongkeys")
-    try:
-        with pytest.raises(ArtifactStoreUnavailable) as err:
-            check_artifact_store(uri, CHECK)
-    finally:
-        _stop(server)
-    line = str(err.value)
+    uri, line = _refused_probe(s3_with_auth, "s3://present/mlflow", "wrongkeys")
     assert "\n" not in line and f"MLflow server {uri} cannot store artifacts (HTTP 5" in line
     assert "bucket and credentials" in line

@@ -216,11 +216,11 @@ def push_outputs(root: str | Path = ".", log: LineSink | None = None) -> str | N
         remote = repo.config.get("core", {}).get("remote")
         if not remote:
             return None
+        url = repo.config.get("remote", {}).get(remote, {}).get("url", "?")
         causes = stack.enter_context(_dvc_errors())
         try:
             repo.push(remote=remote)
         except DvcException as err:
-            url = repo.config.get("remote", {}).get(remote, {}).get("url", "?")
             # DVC's exception says how many files failed; the why (no such bucket, access
             # denied) is only in what it logged
             why = f" ({causes[0][:300]})" if causes else ""
@@ -229,7 +229,6 @@ def push_outputs(root: str | Path = ".", log: LineSink | None = None) -> str | N
                 "Local outputs are kept; run `dvc push` when it is back."
             ) from None
         except PermissionError as err:  # the remote's filesystem (s3fs, gcsfs...) raises a 403 as this
-            url = repo.config.get("remote", {}).get(remote, {}).get("url", "?")
             why = " ".join(str(err.__cause__ or err).split())[:300]
             raise FittingRoomError(
                 f"DVC remote {remote!r} ({url}) refused this machine's credentials ({why}). Check the "
