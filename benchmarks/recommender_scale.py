@@ -82,7 +82,7 @@ def serve(guide_dir: Path, bodies: list[dict], exact_requests: int) -> dict:
     """Child process: load the guide as the service does and time the /recommend call."""
     base = rss_mb()
     from fitting_room.recommender.guide import ShopperProfile
-    from fitting_room.recommender.ranker import Query, ann_candidates, exact_candidates, rank
+    from fitting_room.recommender.ranker import Query, ann_candidates, exact_candidates, fit_rerank, rank
     from fitting_room.serving.shopping import load_guide, recommend
 
     imported = rss_mb()
@@ -96,11 +96,16 @@ def serve(guide_dir: Path, bodies: list[dict], exact_requests: int) -> dict:
     warm = rss_mb()  # the service is ready from here on
     ann_ms = [timed(lambda b=body: recommend(guide, ShopperProfile.parse(b), K)) for body in bodies]
     served = rss_mb()
-    exact_ms, retrieval_ann_ms, retrieval_exact_ms = [], [], []
+    exact_ms, retrieval_ann_ms, retrieval_exact_ms, asked = [], [], [], []
     index, ann, ranker = guide.index, guide.ann, guide.ranker
     for body in bodies[:exact_requests]:  # the exact scorer with the same fit re-rank
         p = ShopperProfile.parse(body)
         q = [Query(p.shopper_row(), p.occasion, tuple(p.categories), tuple(p.history))]
+        # how many of the candidates the pruned re-rank puts to the advisor
+        cand, scores = (ann_candidates(index, ann, q, ranker, CANDIDATES) if ann is not None
+                        else exact_candidates(index, q, ranker, CANDIDATES))  # fmt: skip
+        final, _, _ = fit_rerank(guide.catalog_fit, q[0].advisor_shopper(), cand[0], scores[0], ranker, K)
+        asked.append(int(np.isfinite(final).sum()))
         exact_ms.append(timed(lambda q=q: rank(index, q, ranker, K, guide.catalog_fit, None)))
         # retrieval alone, the part that grows with the catalog, both ways
         retrieval_ann_ms.append(timed(lambda q=q: ann_candidates(index, ann, q, ranker, CANDIDATES)))
@@ -120,6 +125,11 @@ def serve(guide_dir: Path, bodies: list[dict], exact_requests: int) -> dict:
         "cpu_ms_retrieval_only_ann": percentiles([cpu for _, cpu in retrieval_ann_ms]),
         "cpu_ms_retrieval_only_exact": percentiles([cpu for _, cpu in retrieval_exact_ms]),
         "exact_requests": len(exact_ms),
+        "advisor_asked_of_100": {
+            "mean": float(np.mean(asked)),
+            "p99": float(np.percentile(asked, 99)),
+            "max": int(np.max(asked)),
+        },
     }
 
 

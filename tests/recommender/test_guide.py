@@ -9,7 +9,7 @@ from fitting_room.config.data import FASHION_MNIST_CLASSES
 from fitting_room.config.recommender import RankerConfig
 from fitting_room.errors import DataError
 from fitting_room.recommender.guide import ShopperProfile, ShoppingGuide, save_guide
-from fitting_room.recommender.ranker import Query, rank
+from fitting_room.recommender.ranker import Query, exact_candidates, fit_rerank, rank
 
 
 @pytest.mark.parametrize(
@@ -74,6 +74,37 @@ def test_fit_aware_rerank_pushes_down_items_unlikely_to_fit(guide):
         strict=True,
     ):
         assert fit_aware.proba[:, 1].mean() > plain.proba[:, 1].mean()
+
+
+@pytest.mark.parametrize("w_fit", [1.0, 5.0, -1.0])
+def test_the_pruned_fit_rerank_ranks_exactly_as_asking_about_every_candidate(guide, w_fit):
+    """The re-rank asks the advisor only about candidates that can still reach the top k; the
+    top k, order, scores and advice must be those of asking about all of them."""
+    rng = np.random.default_rng(0)
+    ids = guide.index.item_ids
+    queries = [
+        Query(
+            {"height_cm": float(rng.uniform(150, 185)), "weight_kg": float(rng.uniform(45, 100))},
+            occasion=str(rng.choice(guide.index.occasions)) if i % 2 else None,
+            history=tuple(str(x) for x in rng.choice(ids, i % 4, replace=False)),
+        )
+        for i in range(40)
+    ]
+    cfg = RankerConfig(candidates=60, w_fit=w_fit)
+    pruned = rank(guide.index, queries, cfg, 10, guide.catalog_fit)
+    every = rank(guide.index, queries, cfg, 10, guide.catalog_fit, prune=False)
+    for a, b in zip(pruned, every, strict=True):
+        np.testing.assert_array_equal(a.items, b.items)
+        np.testing.assert_array_equal(a.scores, b.scores)
+        np.testing.assert_array_equal(a.advised_size, b.advised_size)
+        np.testing.assert_array_equal(a.proba, b.proba)
+        assert len(a.items) == 10 and not np.isnan(a.proba).any()
+    # at the default weight it did prune: fewer candidates were put to the advisor than there were
+    # (a large weight can make every candidate a contender; a negative one never prunes)
+    cand, scores = exact_candidates(guide.index, queries[:1], cfg, 60)
+    final, _, _ = fit_rerank(guide.catalog_fit, queries[0].shopper, cand[0], scores[0], cfg, 10)
+    asked = int(np.isfinite(final).sum())
+    assert (20 <= asked < 60) if w_fit == 1.0 else (asked == 60 or w_fit > 0), asked
 
 
 def test_advise_returns_probabilities_per_size_and_the_best_one(guide):

@@ -38,6 +38,10 @@ class Query:
     categories: tuple[str, ...] = ()  # stated category preferences
     history: tuple[str, ...] = ()  # item ids rented before (may include unknown ids)
 
+    def advisor_shopper(self) -> dict:
+        """The shopper as the fit advisor sees her: the stated occasion is what she rents for."""
+        return {**self.shopper, "rented_for": self.occasion or self.shopper.get("rented_for")}
+
 
 @dataclass(frozen=True)
 class Ranking:
@@ -113,12 +117,15 @@ def rank(
     k: int,
     fit: CatalogFit | None = None,
     ann: AnnIndex | None = None,
+    prune: bool = True,
 ) -> list[Ranking]:
     """Top-``k`` items per query; with the catalog's fit advisor, the top candidates are re-ranked by fit.
 
     Args:
         ann: the catalog's ANN index: candidates are retrieved through it instead of scoring
             every item (the guide passes it for catalogs of ``cfg.ann_min_items`` or more).
+        prune: ask the advisor only about the candidates that can still reach the top ``k``
+            (:func:`fit_rerank`); False asks about every candidate. Both give the same ranking.
     """
     n_cand = min(max(cfg.candidates, k), len(index))
     if ann is None:
@@ -128,13 +135,48 @@ def rank(
     advised = np.full(cand.shape, np.nan)
     proba = np.full((*cand.shape, 3), np.nan)
     if fit is not None and cfg.w_fit != 0:
+        final = np.empty_like(cand_scores)
         for row, q in enumerate(queries):
-            shopper = {**q.shopper, "rented_for": q.occasion or q.shopper.get("rented_for")}
-            proba[row], advised[row] = fit.advise(shopper, cand[row])
-        cand_scores = cand_scores + cfg.w_fit * np.log(np.maximum(proba[:, :, 1], cfg.min_fit_probability))
+            final[row], proba[row], advised[row] = fit_rerank(
+                fit, q.advisor_shopper(), cand[row], cand_scores[row], cfg, k if prune else len(cand[row])
+            )
+        cand_scores = final
     out = []
     for row in range(len(queries)):
         order = np.argsort(-cand_scores[row], kind="stable")[:k]
         order = order[np.isfinite(cand_scores[row, order])]
         out.append(Ranking(cand[row, order], cand_scores[row, order], advised[row, order], proba[row, order]))
     return out
+
+
+def fit_rerank(
+    fit: CatalogFit, shopper: dict, cand: np.ndarray, scores: np.ndarray, cfg: RankerConfig, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Retrieval scores plus ``w_fit * log P(fit)``, for the candidates that can reach the top ``k``.
+
+    With ``w_fit > 0`` the fit term is never positive (P(fit) <= 1), so a candidate whose
+    retrieval score is below the ``k``-th best final score found so far cannot enter the top
+    ``k``. The advisor (LightGBM over candidates x sizes, most of a request's time) is asked
+    about the best ``2k`` candidates by retrieval first, then once more about those still above
+    that bound; the rest keep a final score of -inf (never in the top ``k``). The top ``k``,
+    their order, scores and advice are those of asking about every candidate (``k`` = all).
+
+    Returns:
+        ``(final scores, proba (m, 3), advised size)``; NaN advice where the advisor was not asked.
+    """
+    final = np.full(len(cand), -np.inf)
+    proba = np.full((len(cand), 3), np.nan)
+    advised = np.full(len(cand), np.nan)
+    ranked = np.argsort(-scores, kind="stable")
+    ranked = ranked[np.isfinite(scores[ranked])]  # padding of short candidate lists
+    take = ranked if cfg.w_fit < 0 else ranked[: 2 * k]
+    while len(take):
+        proba[take], advised[take] = fit.advise(shopper, cand[take])
+        final[take] = scores[take] + cfg.w_fit * np.log(np.maximum(proba[take, 1], cfg.min_fit_probability))
+        asked = np.isfinite(final[ranked]).sum()
+        if asked < k or asked == len(ranked):
+            break
+        bound = np.partition(final[ranked[:asked]], -k)[-k]  # the k-th best final score so far
+        rest = ranked[asked:]
+        take = rest[scores[rest] >= bound]  # a prefix of ``rest``: it is in retrieval order
+    return final, proba, advised
