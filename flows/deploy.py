@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fitting_room.config import load_config
 from fitting_room.config.ops import ScheduleConfig
+from fitting_room.ops.preflight import run_with_one_line_errors
 from fitting_room.pipeline.entrypoints import DRIFT_ENTRYPOINT, TRAINING_ENTRYPOINT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,7 +115,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     cfg = load_config(args.params, args.profile, args.overrides)
-    for name, deployment_id in deploy_all(cfg.ops.schedule).items():
+    # the Prefect server down: one line naming it, exit 75
+    deployments = run_with_one_line_errors(lambda: deploy_all(cfg.ops.schedule))
+    for name, deployment_id in deployments.items():
         print(f"deployment {name} ({deployment_id})")
     print(f"start a worker: prefect worker start --pool {cfg.ops.schedule.work_pool}")
 

@@ -21,6 +21,7 @@ from prefect.runtime import flow_run
 
 from fitting_room.config import Config, load_config
 from fitting_room.ops.drift import DriftReport, check_drift, incoming_paths
+from fitting_room.ops.preflight import run_with_one_line_errors
 from fitting_room.pipeline.entrypoints import TRAINING_ENTRYPOINT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +125,9 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="key=value")
     parser.add_argument("--no-trigger", action="store_true", help="report only; never retrain")
     args = parser.parse_args()
-    result = drift_check(args.incoming, args.profile, args.overrides, trigger=not args.no_trigger)
+    result = run_with_one_line_errors(
+        lambda: drift_check(args.incoming, args.profile, args.overrides, trigger=not args.no_trigger)
+    )
     verdict = "drift: " + ", ".join(result["drifted_features"]) if result["drifted"] else "no drift"
     print(f"{verdict}; retraining: {result['retraining'] or 'not triggered'}")
 

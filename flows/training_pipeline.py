@@ -2,10 +2,12 @@
 
 Each Prefect task reproduces one DVC stage, so DVC's cache decides what re-runs (an
 unchanged re-run is a fast no-op) while Prefect adds logs (each stage's own output, line by
-line, in its task's log), the run summary artifact and (with a server) schedules. Only
-``dvc-push`` is retried (``ops.task_retries``): a stage that failed fails the same way
-again. All computing happens in ``fitting_room``; the stage list is ``dvc.yaml`` itself, so
-the flow never claims a stage that does not exist.
+line, in its task's log), the run summary artifact and (with a server) schedules. Retried
+(``ops.task_retries``): ``dvc-push``, and a stage that ended because the MLflow server went
+away in the middle (exit 75: nothing recorded, its registry calls are repeated from the start
+once the server is back). A stage that failed otherwise (bad data, the gate) would fail the
+same way again and is not retried. All computing happens in ``fitting_room``; the stage list
+is ``dvc.yaml`` itself, so the flow never claims a stage that does not exist.
 
     python flows/training_pipeline.py --profile smoke --set seed=1
 """
@@ -15,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import sys
 from pathlib import Path
 
 # Before Prefect reads its settings: the ephemeral API gets 20 s to start by default, too
@@ -31,14 +32,14 @@ from prefect.runtime import flow_run
 
 from fitting_room.config import load_config
 from fitting_room.config.loader import OVERRIDES_ENV, PROFILE_ENV
-from fitting_room.errors import FittingRoomError
+from fitting_room.errors import ServerUnavailable
 from fitting_room.ops.lock import PipelineBusy, describe_stale, run_lock
 from fitting_room.ops.noop import changed_stages, describe_changes
 from fitting_room.ops.preflight import (
     bound_mlflow_retries,
     check_artifact_store,
     check_tracking_server,
-    tracking_server_lost,
+    run_with_one_line_errors,
 )
 from fitting_room.pipeline.dvc_stages import (
     StageOutcome,
@@ -64,6 +65,11 @@ def run_stage(name: str, root: str) -> StageOutcome:
     verb = "ran" if outcome.ran else "unchanged, skipped"
     logger.info("stage %s: %s in %.1f s", name, verb, outcome.seconds)
     return outcome
+
+
+def server_went_away(task, task_run, state) -> bool:
+    """Prefect's retry condition of a stage: only a stage that lost a server is run again."""
+    return isinstance(state.result(raise_on_failure=False), ServerUnavailable)
 
 
 @task(name="dvc-push")
@@ -159,11 +165,15 @@ def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id:
     and store) finishes in the background; the parent run then records them too.
     """
     logger = get_run_logger()
+    retries = cfg.ops.task_retries
+    stage = run_stage.with_options(
+        retries=retries.retries, retry_delay_seconds=retries.delay_s, retry_condition_fn=server_went_away
+    )
     outcomes: list[StageOutcome] = []
     todo = stages
     if stages and stages[0] == "configure":
         # configure refreshes params and input fingerprints (no MLflow); then one status call decides
-        outcomes.append(run_stage("configure", root))
+        outcomes.append(stage("configure", root))
         changes = changed_stages(root, stages[1:])
         todo = stages[1:] if changes else []
         if changes:
@@ -177,11 +187,10 @@ def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id:
         import mlflow
 
         for name in todo:
-            outcomes.append(run_stage(name, root))
+            outcomes.append(stage(name, root))
         for outcome in outcomes:
             mlflow.set_tag(f"stage.{outcome.name}", "ran" if outcome.ran else "cached")
         mlflow.set_tag("noop", str(noop).lower())
-        retries = cfg.ops.task_retries
         pushing = push.with_options(retries=retries.retries, retry_delay_seconds=retries.delay_s)
         remote = pushing(root) if push_data else None
         mlflow.set_tag("dvc_remote", remote or "none")
@@ -195,16 +204,12 @@ def main() -> None:
     parser.add_argument("--no-push", action="store_true", help="do not push DVC outputs")
     parser.add_argument("--until", help="stop after this dvc.yaml stage")
     args = parser.parse_args()
-    try:
-        outcomes = training_pipeline(
+    # Prefect has logged a failure with its traceback; the command ends on the one line that matters
+    outcomes = run_with_one_line_errors(
+        lambda: training_pipeline(
             profile=args.profile, overrides=args.overrides, push_data=not args.no_push, until=args.until
         )
-    except Exception as err:  # Prefect has logged it with its traceback; end on the one line that matters
-        lost = tracking_server_lost(err)
-        if lost is None and not isinstance(err, FittingRoomError):
-            raise
-        print(f"error: {lost or err}", file=sys.stderr)
-        sys.exit(2)
+    )
     if not outcomes:
         print("pipeline skipped: another training run holds the lock (see the log above)")
         return

@@ -2,7 +2,23 @@
 
 
 class FittingRoomError(Exception):
-    """Base of every expected, user-facing failure (bad input, failed gate, missing data)."""
+    """Base of every expected, user-facing failure (bad input, failed gate, missing data).
+
+    Commands print its message as one ``error:`` line and exit with :attr:`exit_code`.
+    """
+
+    exit_code = 2
+
+
+class ServerUnavailable(FittingRoomError):
+    """A server (MLflow, Prefect) could not be reached or went away during the command.
+
+    Nothing was recorded half-way, so the same command may succeed once the server is back:
+    commands exit 75 (``EX_TEMPFAIL`` of sysexits.h) and the training flow retries a stage
+    that ended this way (``ops.task_retries``).
+    """
+
+    exit_code = 75
 
 
 class DataError(FittingRoomError):

@@ -1,5 +1,5 @@
 """Reading a running ``fitting-room stack`` from outside: its config, env file, buckets, tables
-and processes. Shared by the stack's lifecycle test and the end-to-end test on it."""
+and processes. Used by the stack's tests."""
 
 from __future__ import annotations
 

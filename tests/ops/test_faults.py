@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import socket
 import subprocess
 import sys
@@ -14,9 +15,17 @@ import pytest
 
 from fitting_room.config.ops import TrackingCheckConfig
 from fitting_room.errors import FittingRoomError
-from fitting_room.ops.preflight import TrackingUnreachable, check_tracking_server, tracking_server_lost
+from fitting_room.ops.preflight import (
+    PrefectUnreachable,
+    TrackingUnreachable,
+    check_tracking_server,
+    prefect_server_lost,
+    tracking_server_lost,
+    user_error,
+)
 from fitting_room.pipeline.dvc_stages import push_outputs
 
+ROOT = Path(__file__).resolve().parents[2]
 FAST = TrackingCheckConfig(retries=3, backoff_s=0.05, timeout_s=1.0)
 
 
@@ -71,6 +80,39 @@ def test_a_tracking_server_lost_mid_command_is_one_line_naming_it(monkeypatch):
     assert str(lost).startswith(f"MLflow tracking server {uri} stopped answering (Connection refused; ")
     assert "\n" not in str(lost) and "/api/2.0/mlflow/runs/get" in str(lost)
     assert tracking_server_lost(ValueError(str(raised.value))) is None  # only MLflow's own errors
+
+
+def test_an_unreachable_prefect_server_is_one_line_naming_it_and_exit_75():
+    """``flows/deploy.py`` against a Prefect server that is down: not httpx's traceback naming
+    no server, but one line naming PREFECT_API_URL, and the exit code of a temporary failure."""
+    api = f"http://127.0.0.1:{closed_port()}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "flows" / "deploy.py")],
+        env={**env, "PREFECT_API_URL": api, "PREFECT_HOME": str(ROOT / ".prefect")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 75, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: Prefect server {api} is unreachable (ConnectError: "), last
+    assert "make stack" in last
+
+
+def test_a_prefect_error_is_named_only_for_calls_to_its_server(monkeypatch):
+    import httpx
+
+    api = "http://127.0.0.1:4200/api"
+    monkeypatch.setenv("PREFECT_API_URL", api)
+    other = httpx.ConnectError("refused", request=httpx.Request("GET", "http://127.0.0.1:3000/readyz"))
+    ours = httpx.ConnectError("refused", request=httpx.Request("GET", f"{api}/health"))
+    assert prefect_server_lost(other) is None
+    wrapped = RuntimeError("while deploying")
+    wrapped.__cause__ = ours
+    assert isinstance(prefect_server_lost(wrapped), PrefectUnreachable)
+    assert user_error(wrapped).exit_code == 75 and user_error(ValueError("bug")) is None
 
 
 def _dvc_repo(root: Path, remote_url: str) -> Path:

@@ -13,7 +13,12 @@ state a test needs comes from a fixture, never from an earlier test):
   then ``dvc push``) executed by the stack's worker, timed from trigger to final state;
 - each test reads one outcome back from the server that holds it: the MLflow REST API, the S3
   buckets (boto3), PostgreSQL, a fresh ``git clone`` + ``dvc pull``, and the ``lineage`` and
-  ``rollback`` commands run against the server.
+  ``rollback`` commands run against the server;
+- then the stack's life on the same servers (one stack instead of one per test: each start is
+  half a minute): ``up`` again starts nothing; faults, each leaving the stack up and well for
+  the next: PostgreSQL restarted under the servers, the Prefect server killed under the worker,
+  the MLflow server killed in the middle of ``fit_recommender``; last, ``down`` stops exactly the
+  stack and gives the DVC default back, and ``up`` after it finds the registry and the objects.
 
 Every server binds 127.0.0.1 and every client here talks only to them.
 """
@@ -24,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -50,12 +56,14 @@ from stack_helpers import (
 
 from fitting_room.ops.stack import DVC_REMOTE, stack_down, stack_status, stack_up
 from fitting_room.pipeline.dvc_stages import pipeline_stages
+from fitting_room.recommender.guide import ShoppingGuide
 from fitting_room.tracking.roles import ROLES, registered_name
 
 PROFILE = "smoke"
 RUN_TIMEOUT_S = 1800.0  # trigger to final state: 168 s on an idle 2-core machine, allow a busy CI runner
 pytestmark = [pytest.mark.slow, needs_postgres, pytest.mark.timeout(RUN_TIMEOUT_S + 900)]
 REASON = "e2e: guide version 2 recommends out-of-stock items"
+RETRY_ONCE = "ops.task_retries.retries=1;ops.task_retries.delay_s=0"
 
 
 def site_env(project: Path, work: Path) -> dict[str, str]:
@@ -82,6 +90,7 @@ def stack(tmp_path_factory):
     # the stack folder outside the project: neither git nor DVC sees it
     cfg = stack_config(project, f"stack.dir={work / 'stack'}")
     site = site_env(project, work)
+    dvc(project, "remote", "add", "--local", "-d", "mine", str(work / "remote"))  # the site's own default
     try:
         _, env_file = stack_up(cfg, project, site)
         state = json.loads((work / "stack" / "state.json").read_text())
@@ -93,6 +102,7 @@ def stack(tmp_path_factory):
             state=state,
             env=env,
             client_env={**site, **env},  # a shell that ran `source .stack/env`
+            work=work,
             bentoml_home=work / "bentoml",
             worker_log=work / "stack" / "logs" / "worker.log",
         )
@@ -102,6 +112,7 @@ def stack(tmp_path_factory):
     assert stopped == ["worker", "prefect", "mlflow", "s3", "postgres"]
     assert not still_running(procs), still_running(procs)
     assert not (work / "stack").exists() and not Path(state["pg_dir"]).exists()
+    assert dvc(project, "remote", "default") == "mine"  # the site's default is back
 
 
 def worker_running(stack) -> bool:
@@ -396,3 +407,178 @@ def test_every_stack_socket_is_on_loopback(stack, training):
     assert any(s.status == psutil.CONN_LISTEN for s in sockets)
     off_loopback = [s for s in sockets if not on_loopback(s)]
     assert not off_loopback, off_loopback
+
+
+def test_up_again_starts_nothing(stack, training):
+    before = stack_status(stack.cfg, stack.project)
+    again, _ = stack_up(stack.cfg, stack.project, site_env(stack.project, stack.work))
+    assert [(s.name, s.pid, s.running) for s in again] == [(s.name, s.pid, True) for s in before]
+    assert dvc(stack.project, "remote", "default") == DVC_REMOTE  # the stack's bucket while it runs
+
+
+def prefect_reads_its_database(env: dict[str, str]) -> int:
+    """Status of a Prefect API call that queries its PostgreSQL tables (filter the flows)."""
+    request = urllib.request.Request(
+        f"{env['PREFECT_API_URL']}/flows/filter",
+        data=json.dumps({"limit": 1}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer.status
+
+
+def test_postgres_restarted_under_the_servers_comes_back_alone_on_its_port_and_they_reconnect(
+    stack, training
+):
+    from fitting_room.ops.preflight import check_artifact_store
+
+    before = stack_status(stack.cfg, stack.project)
+    postgres = next(s for s in before if s.name == "postgres")
+    os.kill(postgres.pid, signal.SIGINT)  # fast shutdown: every server connection is cut
+    psutil.Process(postgres.pid).wait(60)
+    again, _ = stack_up(stack.cfg, stack.project, site_env(stack.project, stack.work))
+    assert [s.name for s, old in zip(again, before, strict=True) if s.pid != old.pid] == ["postgres"]
+    assert [s.url for s in again] == [s.url for s in before]  # same ports: the servers' URLs hold
+    # MLflow reads its tables and stores through S3 again; Prefect reads its tables
+    assert champion(stack, "generator")["version"]
+    assert check_artifact_store(stack.env["MLFLOW_TRACKING_URI"], stack.cfg.ops.tracking_check)
+    assert prefect_reads_its_database(stack.env) == 200
+
+
+def test_the_worker_rides_out_a_prefect_server_outage_and_runs_the_next_trigger(stack, training):
+    """The Prefect server killed under its worker (last here: the outage ends the module's use of it).
+
+    While it is down, a command that needs it ends on one line naming it (exit 75); the worker
+    keeps running (its client retries each call with back-off); ``stack up`` restarts only the
+    server, on its port; the next trigger is picked up by the same worker process and runs
+    (a no-op: nothing changed since the training run).
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    before = {s.name: s for s in stack_status(stack.cfg, stack.project)}
+    server = psutil.Process(before["prefect"].pid)
+    tree = [*server.children(recursive=True), server]
+    for proc in tree:
+        proc.kill()
+    psutil.wait_procs(tree, timeout=30)
+    api = stack.env["PREFECT_API_URL"]
+
+    down = subprocess.run(
+        [sys.executable, "flows/deploy.py", "--profile", PROFILE],
+        cwd=stack.project,
+        env=stack.client_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert down.returncode == 75, down.stderr[-3000:]
+    assert down.stderr.strip().splitlines()[-1].startswith(f"error: Prefect server {api} is unreachable (")
+    time.sleep(20)  # past the worker's next poll (every 10 s): it now retries against a closed port
+    assert worker_running(stack)
+
+    after = {s.name: s for s in stack_up(stack.cfg, stack.project, site_env(stack.project, stack.work))[0]}
+    assert after["worker"].pid == before["worker"].pid and after["mlflow"].pid == before["mlflow"].pid
+    assert after["prefect"].pid != before["prefect"].pid and after["prefect"].url == before["prefect"].url
+    with temporary_settings(updates={PREFECT_API_URL: api}):
+        flow_run = trigger(TRAINING)
+        final = wait_final(
+            flow_run.id, lambda: worker_running(stack), stack.worker_log, RUN_TIMEOUT_S, poll_s=2.0
+        )
+    assert final.state.is_completed(), final.state
+    assert str(final.id) in stack.worker_log.read_text()  # submitted by the worker that rode it out
+    assert worker_running(stack)
+    assert (
+        next(s for s in stack_status(stack.cfg, stack.project) if s.name == "worker").pid
+        == before["worker"].pid
+    )
+
+
+def stage_running(stack, stage: str) -> bool:
+    """Whether the server holds a RUNNING run of ``stage`` (False while it does not answer)."""
+    experiment = stack.cfg.tracking.experiment
+    try:
+        found = mlflow_api(stack, "experiments/get-by-name", experiment_name=experiment)
+        body = {
+            "experiment_ids": [found["experiment"]["experiment_id"]],
+            "filter": f"tags.stage = '{stage}' and attributes.status = 'RUNNING'",
+        }
+        return bool(mlflow_api(stack, "runs/search", body).get("runs"))
+    except OSError:
+        return False
+
+
+def test_mlflow_killed_mid_stage_fails_the_run_promotes_nothing_and_a_rerun_resumes(stack, training):
+    """The MLflow server killed (SIGKILL, its whole tree) while ``fit_recommender`` talks to it.
+
+    The training flow runs as a script against the stack's servers, up to ``fit_recommender``
+    with a changed ranker param (so that stage alone re-runs) and one immediate Prefect retry of
+    a stage that lost its server. The stage exits 75, is retried once in vain, and the run ends,
+    exit 75, on one error naming the stage and the server; the champion has not moved and the
+    guide folder is whole (replaced only once complete; a DVC output, never what serves). After
+    ``stack up`` restarts the server (same port), the same command finishes, DVC skipping the
+    stages that had finished, and the new guide passes its gate.
+    """
+    sets = ";".join([stack.client_env["FITTING_ROOM_SET"], "recommender.ranker.candidates=90", RETRY_ONCE])
+    env = {**stack.client_env, "FITTING_ROOM_SET": sets}
+    guide_before = champion(stack, "guide")["version"]
+
+    def run_flow() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "flows/training_pipeline.py", "--profile", PROFILE, "--until", "fit_recommender",
+             "--no-push"],
+            cwd=stack.project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+
+    flow = run_flow()
+    deadline = time.monotonic() + 900
+    while not stage_running(stack, "fit_recommender"):
+        assert flow.poll() is None, flow.stdout.read()[-4000:]
+        assert time.monotonic() < deadline, "fit_recommender never started"
+        time.sleep(1)
+    server = psutil.Process(next(s for s in stack_status(stack.cfg, stack.project) if s.name == "mlflow").pid)
+    for proc in [*server.children(recursive=True), server]:
+        proc.kill()
+    output = flow.communicate(timeout=900)[0]
+
+    assert flow.returncode == 75, output[-4000:]  # EX_TEMPFAIL: may succeed once the server is back
+    # the stage exited 75 (a server went away) and Prefect retried it once, in vain: bounded
+    assert "Retry 1/1 will start immediately" in output and "Retries are exhausted" in output, output[-4000:]
+    # the flow's last word: one error naming the stage, then the stage's last lines, whose own
+    # last word names the server (not MLflow's traceback of the call that failed)
+    error = output[output.rindex("\nerror: ") + 1 :].rstrip().splitlines()
+    assert error[0].startswith("error: stage 'fit_recommender' failed"), output[-4000:]
+    assert all(line.startswith("  | ") for line in error[1:]), error
+    uri = stack.env["MLFLOW_TRACKING_URI"]
+    assert error[-1].startswith(f"  | error: MLflow tracking server {uri} stopped answering"), error
+    models = stack.project / "models"
+    ShoppingGuide.load(models / "recommender")
+    assert not list(models.glob(".recommender.*")), list(models.iterdir())  # no staging folder left
+
+    stack_up(stack.cfg, stack.project, site_env(stack.project, stack.work))  # MLflow alone, same port
+    assert champion(stack, "guide")["version"] == guide_before  # nothing promoted
+    again = run_flow()
+    output = again.communicate(timeout=900)[0]
+    assert again.returncode == 0, output[-4000:]
+    assert "validate_shoppers: unchanged, skipped" in output, output[-4000:]  # DVC kept what had finished
+    final = next(line for line in output.splitlines() if line.startswith("pipeline finished: re-ran "))
+    assert "fit_recommender" in final and "validate_shoppers" not in final and "ingest" not in final
+    assert int(champion(stack, "guide")["version"]) > int(guide_before)
+
+
+def test_down_stops_exactly_the_stack_and_up_after_it_finds_the_registry_and_the_objects(stack, training):
+    """Last: ``down`` (no purge) and ``up`` again; the module's teardown then purges."""
+    procs = stack_processes(stack_status(stack.cfg, stack.project))
+    bucket = stack.cfg.stack.mlflow_bucket
+    objects = set(bucket_keys(stack.env, bucket))
+    generator = champion(stack, "generator")["version"]
+
+    assert stack_down(stack.cfg, stack.project) == ["worker", "prefect", "mlflow", "s3", "postgres"]
+    assert not still_running(procs), still_running(procs)
+    assert dvc(stack.project, "remote", "default") == "mine"  # the site's default is back
+    assert stack_down(stack.cfg, stack.project) == []  # nothing left to stop
+
+    _, env_file = stack_up(stack.cfg, stack.project, site_env(stack.project, stack.work))
+    stack.env.update(read_env(env_file))
+    assert dvc(stack.project, "remote", "default") == DVC_REMOTE
+    assert champion(stack, "generator")["version"] == generator  # PostgreSQL kept the registry on disk
+    assert objects <= set(bucket_keys(stack.env, bucket))  # the S3 store replayed its objects

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fitting_room.pipeline.dvc_stages import StageFailed, repro_stage
+from fitting_room.pipeline.dvc_stages import StageFailed, StageInterrupted, repro_stage
 
 # Prints a line (without flushing: stdout into a pipe is block-buffered unless the runner sets
 # PYTHONUNBUFFERED), then waits up to 20 s for the file the line sink creates on seeing it: the
@@ -100,6 +100,52 @@ def test_a_failed_stage_names_itself_and_ends_with_its_last_output_lines(dvc_pro
     with pytest.raises(StageFailed, match="stage 'talk' failed") as failed:
         repro_stage("talk", root, log=lines.append)
     assert str(failed.value).endswith("  | reading shoppers\n  | bad data: 25% impossible heights")
+
+
+# Exits with CODE on its first attempt (counted in a file DVC does not track), succeeds after.
+FIRST_ATTEMPT_FAILS = """
+import pathlib, sys
+attempts = pathlib.Path("attempts")
+done = int(attempts.read_text()) if attempts.exists() else 0
+attempts.write_text(str(done + 1))
+if done == 0:
+    print("error: MLflow tracking server went away" if CODE == 75 else "error: gate failed")
+    sys.exit(CODE)
+pathlib.Path("out.txt").write_text("done")
+"""
+
+
+@pytest.mark.parametrize("code", [75, 2])
+def test_a_stage_exiting_75_is_interrupted_and_the_flow_retries_it_any_other_failure_it_does_not(
+    dvc_project, code, monkeypatch
+):
+    """Exit 75 (a server went away): StageInterrupted, retried by the flow's stage task; exit 2
+    (bad data, a failed gate): StageFailed, fails the same way again, never retried."""
+    from prefect import flow
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))  # flows/ as a package
+    from flows.training_pipeline import run_stage, server_went_away
+
+    root = dvc_project(f"CODE = {code}\n{FIRST_ATTEMPT_FAILS}")
+    with pytest.raises(StageFailed) as failed:
+        repro_stage("talk", root, log=lambda line: None)
+    assert isinstance(failed.value, StageInterrupted) == (code == 75)
+    assert failed.value.exit_code == code
+    (root / "attempts").unlink()
+
+    stage = run_stage.with_options(retries=2, retry_delay_seconds=0, retry_condition_fn=server_went_away)
+
+    @flow
+    def one_stage():
+        return stage("talk", str(root))
+
+    if code == 75:
+        assert one_stage().ran
+        assert (root / "attempts").read_text() == "2"
+    else:
+        with pytest.raises(StageFailed, match="stage 'talk' failed"):
+            one_stage()
+        assert (root / "attempts").read_text() == "1"
 
 
 def test_without_a_log_the_stage_prints_to_the_terminal_as_dvc_repro_does(dvc_project, capfd):

@@ -7,7 +7,6 @@ of the library; nothing here computes.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -75,22 +74,15 @@ def state(ctx: typer.Context) -> State:
 
 
 def run() -> None:
-    """Console-script entry point: expected errors become one clear line and exit code 2."""
-    from fitting_room.errors import FittingRoomError
+    """Console-script entry point: expected errors become one clear line and their exit code.
+
+    2 for bad input or a failed check; 75 (``EX_TEMPFAIL``) when a server could not be reached
+    or went away: the same command may succeed once it is back.
+    """
     from fitting_room.logs import configure_logging
 
     configure_logging()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # usage reports to an outside host: off
-    from fitting_room.ops.preflight import tracking_server_lost
+    from fitting_room.ops.preflight import run_with_one_line_errors
 
-    try:
-        app()
-    except FittingRoomError as err:
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
-    except Exception as err:
-        lost = tracking_server_lost(err)  # the MLflow server went away in the middle of a command
-        if lost is None:
-            raise
-        typer.secho(f"error: {lost}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
+    run_with_one_line_errors(app, echo=lambda line: typer.secho(line, err=True, fg=typer.colors.RED))

@@ -57,8 +57,9 @@ class TrackingCheckConfig(Section):
 class TaskRetriesConfig(Section):
     """Prefect retries of the tasks that are safe to repeat (``dvc push``, the drift record).
 
-    Stage tasks are not retried: a stage that failed its gate or its data checks fails the
-    same way again, and DVC already resumes from the stages that finished.
+    A stage is retried only when it ended because the MLflow server went away (exit 75: DVC
+    did not record it; a repeat trains again and goes through the gate again). A stage that
+    failed its gate or its data checks would fail the same way again: never retried.
     """
 
     retries: int = Field(2, ge=0, le=10)  # extra attempts after a failure (0 = none)

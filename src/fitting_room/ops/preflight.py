@@ -14,17 +14,26 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from fitting_room.config.ops import TrackingCheckConfig
-from fitting_room.errors import FittingRoomError
+from fitting_room.errors import FittingRoomError, ServerUnavailable
+
+T = TypeVar("T")
 
 
-class TrackingUnreachable(FittingRoomError):
+class TrackingUnreachable(ServerUnavailable):
     """The MLflow tracking server did not answer; the message names the URI and the attempts."""
+
+
+class PrefectUnreachable(ServerUnavailable):
+    """The Prefect server (``PREFECT_API_URL``) did not answer; the message names it."""
 
 
 class ArtifactStoreUnavailable(FittingRoomError):
@@ -56,6 +65,93 @@ def tracking_server_lost(err: BaseException) -> TrackingUnreachable | None:
         "the bounded retries of ops.tracking_check; the stage did not finish and DVC did not record "
         "it. Restart the server and run again: the stages that finished are skipped."
     )
+
+
+def prefect_server_lost(err: BaseException) -> PrefectUnreachable | None:
+    """The error to show when a Prefect client call could not reach ``PREFECT_API_URL``.
+
+    Prefect's own is httpx's ``ConnectError: [Errno 111] Connection refused`` at the end of a
+    traceback, naming no server. None when ``err`` is anything else (including a failure of
+    the temporary API a run starts when no server is configured).
+    """
+    api = os.environ.get("PREFECT_API_URL") or _prefect_setting_url()
+    if not api:
+        return None
+    for cause in _causes(err):
+        if type(cause).__module__.startswith("httpx") and _is_transport_error(cause):
+            url = _request_url(cause)
+            if url is not None and not url.startswith(api.rstrip("/")):
+                continue  # some other server's call
+            return PrefectUnreachable(
+                f"Prefect server {api} is unreachable ({type(cause).__name__}: {cause}); start it "
+                "(`make stack`, or `prefect server start`) and run again, or unset PREFECT_API_URL "
+                "to run on a temporary local API"
+            )
+    return None
+
+
+def user_error(err: BaseException) -> FittingRoomError | None:
+    """The one-line error a command ends on for ``err``, or None when ``err`` is a bug.
+
+    Expected failures (:class:`FittingRoomError`) as they are; a server lost in the middle of
+    a call (MLflow's urllib3 paragraph, Prefect's httpx traceback) as one line naming it.
+    Commands exit with the returned error's ``exit_code``.
+    """
+    if isinstance(err, FittingRoomError):
+        return err
+    return tracking_server_lost(err) or prefect_server_lost(err)
+
+
+def run_with_one_line_errors(call: Callable[[], T], echo: Callable[[str], None] | None = None) -> T:
+    """``call()``; an expected failure ends the process on one ``error:`` line and its exit code.
+
+    What every entry point does (the CLI, the flows run as scripts): 2 for bad input or a
+    failed check, 75 (``EX_TEMPFAIL``) for a server that could not be reached or went away.
+    Anything else is a bug and keeps its traceback.
+    """
+    try:
+        return call()
+    except Exception as err:
+        error = user_error(err)
+        if error is None:
+            raise
+        (echo or _to_stderr)(f"error: {error}")
+        sys.exit(error.exit_code)
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _causes(err: BaseException | None) -> list[BaseException]:
+    """``err`` and the exceptions it was raised from or during, innermost last."""
+    chain: list[BaseException] = []
+    while err is not None and all(err is not seen for seen in chain):
+        chain.append(err)
+        err = err.__cause__ or err.__context__
+    return chain
+
+
+def _is_transport_error(err: BaseException) -> bool:
+    import httpx
+
+    return isinstance(err, httpx.TransportError)
+
+
+def _request_url(err: BaseException) -> str | None:
+    try:
+        return str(err.request.url)  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError when no request was attached
+        return None
+
+
+def _prefect_setting_url() -> str | None:
+    """``PREFECT_API_URL`` from Prefect's active profile, when Prefect is loaded."""
+    if "prefect.settings" not in sys.modules:
+        return None
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
 
 
 def bound_mlflow_retries(cfg: TrackingCheckConfig) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,12 +30,20 @@ from pathlib import Path
 import yaml
 
 from fitting_room.environ import scoped_environ
-from fitting_room.errors import FittingRoomError
+from fitting_room.errors import FittingRoomError, ServerUnavailable
 from fitting_room.logs import has_nvidia_driver, is_expected_noise
 
 
 class StageFailed(FittingRoomError):
     """A DVC stage's command failed; its own error was printed above (and ends this message)."""
+
+
+class StageInterrupted(StageFailed, ServerUnavailable):
+    """A stage's command exited 75: a server it needs went away, nothing was recorded half-way.
+
+    Safe to repeat: DVC did not record the stage, and a repeat trains again and passes the
+    quality gate again before anything is promoted.
+    """
 
 
 LineSink = Callable[[str], None]
@@ -106,7 +115,9 @@ def repro_stage(name: str, root: str | Path = ".", log: LineSink | None = None) 
     except DvcException as err:
         cause = err.__cause__ or err
         output = ("\n" + "\n".join(f"  | {line}" for line in tail)) if tail else ""
-        raise StageFailed(f"stage {name!r} failed: {cause}{output}") from None
+        status = re.search(r"exited with (-?\d+)$", str(cause))  # DVC's StageCmdFailedError
+        lost = status is not None and int(status[1]) == ServerUnavailable.exit_code
+        raise (StageInterrupted if lost else StageFailed)(f"stage {name!r} failed: {cause}{output}") from None
     return StageOutcome(name, bool(ran), time.perf_counter() - start)
 
 
