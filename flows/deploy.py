@@ -114,8 +114,8 @@ def main() -> None:
         help="key=value, e.g. ops.schedule.profile=smoke",
     )
     args = parser.parse_args()
-    cfg = load_config(args.params, args.profile, args.overrides)
-    # the Prefect server down: one line naming it, exit 75
+    # bad params: one line naming them, exit 2; the Prefect server down: one line naming it, exit 75
+    cfg = run_with_one_line_errors(lambda: load_config(args.params, args.profile, args.overrides))
     deployments = run_with_one_line_errors(lambda: deploy_all(cfg.ops.schedule))
     for name, deployment_id in deployments.items():
         print(f"deployment {name} ({deployment_id})")

@@ -4,8 +4,8 @@ Each Prefect task reproduces one DVC stage, so DVC's cache decides what re-runs 
 unchanged re-run is a fast no-op) while Prefect adds logs (each stage's own output, line by
 line, in its task's log), the run summary artifact and (with a server) schedules. Retried
 (``ops.task_retries``): ``dvc-push``, and a stage that ended because the MLflow server went
-away in the middle (exit 75: nothing recorded, its registry calls are repeated from the start
-once the server is back). A stage that failed otherwise (bad data, the gate) would fail the
+away in the middle (exit 75: DVC recorded nothing, its registry calls are repeated from the
+start once the server is back). A stage that failed otherwise (bad data, the gate) would fail the
 same way again and is not retried. All computing happens in ``fitting_room``; the stage list
 is ``dvc.yaml`` itself, so the flow never claims a stage that does not exist.
 
@@ -32,7 +32,8 @@ from prefect.runtime import flow_run
 
 from fitting_room.config import load_config
 from fitting_room.config.loader import OVERRIDES_ENV, PROFILE_ENV
-from fitting_room.errors import ServerUnavailable
+from fitting_room.config.ops import TaskRetriesConfig
+from fitting_room.errors import FittingRoomError, ServerUnavailable
 from fitting_room.ops.lock import PipelineBusy, describe_stale, run_lock
 from fitting_room.ops.noop import changed_stages, describe_changes
 from fitting_room.ops.preflight import (
@@ -42,6 +43,7 @@ from fitting_room.ops.preflight import (
     run_with_one_line_errors,
 )
 from fitting_room.pipeline.dvc_stages import (
+    PushedTo,
     StageOutcome,
     pipeline_stages,
     push_outputs,
@@ -72,8 +74,15 @@ def server_went_away(task, task_run, state) -> bool:
     return isinstance(state.result(raise_on_failure=False), ServerUnavailable)
 
 
+def stage_task(retries: TaskRetriesConfig):
+    """The stage task as the flow runs it: retried (``retries``) only when it lost a server."""
+    return run_stage.with_options(
+        retries=retries.retries, retry_delay_seconds=retries.delay_s, retry_condition_fn=server_went_away
+    )
+
+
 @task(name="dvc-push")
-def push(root: str) -> str | None:
+def push(root: str) -> PushedTo | None:
     """Push DVC outputs to the default remote (none configured: nothing to do).
 
     Safe to retry: a push sends only what the remote lacks. The flow sets the retries from
@@ -114,7 +123,8 @@ def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[Stag
     stages = pipeline_stages(root)
     if until is not None:
         if until not in stages:
-            raise ValueError(f"--until {until!r}: no such stage in dvc.yaml (stages: {', '.join(stages)})")
+            known = ", ".join(stages)
+            raise FittingRoomError(f"--until {until!r}: no such stage in dvc.yaml (stages: {known})")
         stages = stages[: stages.index(until) + 1]
     bound_mlflow_retries(cfg.ops.tracking_check)
     uri = tracking_uri(cfg.tracking, root)
@@ -139,6 +149,7 @@ def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[Stag
         outcomes, remote, run, noop = _run_stages(cfg, root, stages, push_data, flow_run_id, warm)
     run_id = run.info.run_id
 
+    where = f"{remote.name} ({remote.url})" if remote else "none"
     rows = "\n".join(
         f"| {o.name} | {'ran' if o.ran else 'unchanged (skipped)'} | {o.seconds:.1f} |" for o in outcomes
     )
@@ -147,7 +158,7 @@ def _locked_run(cfg, root: str, until: str | None, push_data: bool) -> list[Stag
         markdown=(
             f"## Training pipeline ({cfg.profile})\n\n| stage | result | seconds |\n|---|---|---|\n{rows}\n\n"
             + ("**No-op**: data, params and code unchanged; nothing retrained.\n\n" if noop else "")
-            + f"MLflow parent run: `{run_id}`; DVC remote: `{remote or 'none'}`\n"
+            + f"MLflow parent run: `{run_id}`; DVC remote: `{where}`\n"
         ),
         description="Stages run or skipped by DVC in this pipeline run",
     )
@@ -166,9 +177,7 @@ def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id:
     """
     logger = get_run_logger()
     retries = cfg.ops.task_retries
-    stage = run_stage.with_options(
-        retries=retries.retries, retry_delay_seconds=retries.delay_s, retry_condition_fn=server_went_away
-    )
+    stage = stage_task(retries)
     outcomes: list[StageOutcome] = []
     todo = stages
     if stages and stages[0] == "configure":
@@ -193,7 +202,10 @@ def _run_stages(cfg, root: str, stages: list[str], push_data: bool, flow_run_id:
         mlflow.set_tag("noop", str(noop).lower())
         pushing = push.with_options(retries=retries.retries, retry_delay_seconds=retries.delay_s)
         remote = pushing(root) if push_data else None
-        mlflow.set_tag("dvc_remote", remote or "none")
+        # where this run's data versions (the dvc_data_hashes of its stage runs) are stored
+        mlflow.set_tags(
+            {"dvc_remote": remote.name if remote else "none", "dvc_remote_url": remote.url if remote else ""}
+        )
     return outcomes, remote, parent, noop
 
 

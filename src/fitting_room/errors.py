@@ -13,7 +13,7 @@ class FittingRoomError(Exception):
 class ServerUnavailable(FittingRoomError):
     """A server (MLflow, Prefect) could not be reached or went away during the command.
 
-    Nothing was recorded half-way, so the same command may succeed once the server is back:
+    The same command may succeed once the server is back (DVC recorded nothing of the stage):
     commands exit 75 (``EX_TEMPFAIL`` of sysexits.h) and the training flow retries a stage
     that ended this way (``ops.task_retries``).
     """

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fitting_room.config.loader import ConfigError
 from fitting_room.config.ops import TrackingCheckConfig
 from fitting_room.errors import FittingRoomError
 from fitting_room.ops.preflight import (
@@ -82,14 +83,14 @@ def test_a_tracking_server_lost_mid_command_is_one_line_naming_it(monkeypatch):
     assert tracking_server_lost(ValueError(str(raised.value))) is None  # only MLflow's own errors
 
 
-def test_an_unreachable_prefect_server_is_one_line_naming_it_and_exit_75():
+def test_an_unreachable_prefect_server_is_one_line_naming_it_and_exit_75(tmp_path):
     """``flows/deploy.py`` against a Prefect server that is down: not httpx's traceback naming
     no server, but one line naming PREFECT_API_URL, and the exit code of a temporary failure."""
     api = f"http://127.0.0.1:{closed_port()}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     done = subprocess.run(
         [sys.executable, str(ROOT / "flows" / "deploy.py")],
-        env={**env, "PREFECT_API_URL": api, "PREFECT_HOME": str(ROOT / ".prefect")},
+        env={**env, "PREFECT_API_URL": api, "PREFECT_HOME": str(tmp_path / "prefect")},
         capture_output=True,
         text=True,
         timeout=300,
@@ -109,10 +110,17 @@ def test_a_prefect_error_is_named_only_for_calls_to_its_server(monkeypatch):
     other = httpx.ConnectError("refused", request=httpx.Request("GET", "http://127.0.0.1:3000/readyz"))
     ours = httpx.ConnectError("refused", request=httpx.Request("GET", f"{api}/health"))
     assert prefect_server_lost(other) is None
+    # the same server however its URL is written (host case, the scheme's default port)
+    monkeypatch.setenv("PREFECT_API_URL", "http://LocalHost:80/api")
+    assert prefect_server_lost(
+        httpx.ConnectError("refused", request=httpx.Request("GET", "http://localhost/api/x"))
+    )
+    monkeypatch.setenv("PREFECT_API_URL", api)
     wrapped = RuntimeError("while deploying")
     wrapped.__cause__ = ours
     assert isinstance(prefect_server_lost(wrapped), PrefectUnreachable)
     assert user_error(wrapped).exit_code == 75 and user_error(ValueError("bug")) is None
+    assert user_error(ConfigError("unknown key 'gan.nope'")).exit_code == 2  # bad params: the user's to fix
 
 
 def _dvc_repo(root: Path, remote_url: str) -> Path:

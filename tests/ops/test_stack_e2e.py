@@ -371,6 +371,7 @@ def test_lineage_of_the_bento_read_from_the_server_names_the_champions_and_their
         )
         assert model["run"]["prefect_flow_run_id"] == str(training.flow_run.id)
         assert model["run"]["git_commit"] == stack.head
+        assert model["dvc_remote"] == f"s3://{stack.cfg.stack.dvc_bucket}/dvc"  # where its data versions are
         assert {stage: v["success"] for stage, v in model["validation"].items()} == {
             "validate_images": "true",
             "validate_shoppers": "true",

@@ -184,7 +184,7 @@ def test_dvc_push_to_the_bucket_stores_the_objects(s3, tmp_path, monkeypatch):
     for key, value in KEYS.items():
         monkeypatch.setenv(key, value)
     _dvc_repo(tmp_path, s3, "present")
-    assert push_outputs(tmp_path) == "storage"
+    assert push_outputs(tmp_path).name == "storage"
     keys = [o["Key"] for o in s3["client"].list_objects_v2(Bucket="present", Prefix="dvc/")["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("dvc/files/md5/")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fitting_room.config.ops import TaskRetriesConfig
 from fitting_room.pipeline.dvc_stages import StageFailed, StageInterrupted, repro_stage
 
 # Prints a line (without flushing: stdout into a pipe is block-buffered unless the runner sets
@@ -124,7 +125,7 @@ def test_a_stage_exiting_75_is_interrupted_and_the_flow_retries_it_any_other_fai
     from prefect import flow
 
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))  # flows/ as a package
-    from flows.training_pipeline import run_stage, server_went_away
+    from flows.training_pipeline import stage_task
 
     root = dvc_project(f"CODE = {code}\n{FIRST_ATTEMPT_FAILS}")
     with pytest.raises(StageFailed) as failed:
@@ -133,7 +134,7 @@ def test_a_stage_exiting_75_is_interrupted_and_the_flow_retries_it_any_other_fai
     assert failed.value.exit_code == code
     (root / "attempts").unlink()
 
-    stage = run_stage.with_options(retries=2, retry_delay_seconds=0, retry_condition_fn=server_went_away)
+    stage = stage_task(TaskRetriesConfig(retries=2, delay_s=0))  # the flow's own stage task
 
     @flow
     def one_stage():

@@ -119,9 +119,19 @@ def model_lineage(client: Any, name: str, version: str | None = None) -> dict[st
         **{k: tags.get(k) for k in RUN_TAGS},
     }
     out["dvc_data_hashes"] = json.loads(tags.get("dvc_data_hashes") or "{}")
+    out["dvc_remote"] = pushed_to(client, tags.get("mlflow.parentRunId"))
     out["params"] = resolved_params(client, mv.run_id)
     out["validation"] = validation_results(client, run)
     return out
+
+
+def pushed_to(client: Any, parent_run_id: str | None) -> str | None:
+    """The DVC remote (URL) the pipeline run pushed its data versions to; None when it pushed
+    nowhere, or ran without a pipeline parent run (a stage run by hand)."""
+    if not parent_run_id:
+        return None
+    tags = client.get_run(parent_run_id).data.tags
+    return tags.get("dvc_remote_url") or None
 
 
 def served_lineage(cfg: Config, client: Any, what: str, root: str | Path = ".") -> dict[str, Any]:

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
+from fitting_room.config.loader import ConfigError
 from fitting_room.config.ops import TrackingCheckConfig
 from fitting_room.errors import FittingRoomError, ServerUnavailable
 
@@ -79,8 +80,7 @@ def prefect_server_lost(err: BaseException) -> PrefectUnreachable | None:
         return None
     for cause in _causes(err):
         if type(cause).__module__.startswith("httpx") and _is_transport_error(cause):
-            url = _request_url(cause)
-            if url is not None and not url.startswith(api.rstrip("/")):
+            if not _same_server(_request_url(cause), api):
                 continue  # some other server's call
             return PrefectUnreachable(
                 f"Prefect server {api} is unreachable ({type(cause).__name__}: {cause}); start it "
@@ -99,6 +99,8 @@ def user_error(err: BaseException) -> FittingRoomError | None:
     """
     if isinstance(err, FittingRoomError):
         return err
+    if isinstance(err, ConfigError):  # bad params, named by the loader: the user's to fix (exit 2)
+        return FittingRoomError(str(err))
     return tracking_server_lost(err) or prefect_server_lost(err)
 
 
@@ -143,6 +145,20 @@ def _request_url(err: BaseException) -> str | None:
         return str(err.request.url)  # type: ignore[attr-defined]
     except (AttributeError, RuntimeError):  # httpx raises RuntimeError when no request was attached
         return None
+
+
+def _same_server(url: str | None, api: str) -> bool:
+    """Whether a request to ``url`` went to the API at ``api`` (None: unknown, assume so).
+
+    Compared as httpx normalises them (host case, default ports), by scheme, host, port and path.
+    """
+    if url is None:
+        return True
+    import httpx
+
+    a, b = httpx.URL(url), httpx.URL(api)
+    same = (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
+    return same and a.path.startswith(b.path.rstrip("/"))
 
 
 def _prefect_setting_url() -> str | None:

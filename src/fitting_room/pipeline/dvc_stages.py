@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -39,10 +40,11 @@ class StageFailed(FittingRoomError):
 
 
 class StageInterrupted(StageFailed, ServerUnavailable):
-    """A stage's command exited 75: a server it needs went away, nothing was recorded half-way.
+    """A stage's command exited 75: a server it needs went away during the stage.
 
     Safe to repeat: DVC did not record the stage, and a repeat trains again and passes the
-    quality gate again before anything is promoted.
+    quality gate again before anything is promoted. (Had the server gone away after the gate
+    moved the alias, in the stage's last calls, the repeat gates a second version against it.)
     """
 
 
@@ -206,8 +208,15 @@ def _stage_output_to(sink: LineSink) -> Iterator[None]:
         dvc_run._run = saved
 
 
-def push_outputs(root: str | Path = ".", log: LineSink | None = None) -> str | None:
-    """Push DVC-tracked outputs to the default remote; returns its name (None: no remote).
+class PushedTo(NamedTuple):
+    """The DVC remote a push went to."""
+
+    name: str
+    url: str
+
+
+def push_outputs(root: str | Path = ".", log: LineSink | None = None) -> PushedTo | None:
+    """Push DVC-tracked outputs to the default remote; returns it (None: no remote configured).
 
     Args:
         root: project root.
@@ -246,7 +255,7 @@ def push_outputs(root: str | Path = ".", log: LineSink | None = None) -> str | N
                 f"remote's keys (`dvc remote modify --local {remote} access_key_id ...`, or the AWS_* "
                 "variables). Local outputs are kept; run `dvc push` once they are right."
             ) from None
-    return remote
+    return PushedTo(remote, url)
 
 
 @contextlib.contextmanager

@@ -170,10 +170,11 @@ def fit_rerank(
     ranked = np.argsort(-scores, kind="stable")
     ranked = ranked[np.isfinite(scores[ranked])]  # padding of short candidate lists
     take = ranked if cfg.w_fit < 0 else ranked[: 2 * k]
+    asked = 0  # ``ranked[:asked]`` have been put to the advisor
     while len(take):
         proba[take], advised[take] = fit.advise(shopper, cand[take])
         final[take] = scores[take] + cfg.w_fit * np.log(np.maximum(proba[take, 1], cfg.min_fit_probability))
-        asked = np.isfinite(final[ranked]).sum()
+        asked += len(take)
         if asked < k or asked == len(ranked):
             break
         bound = np.partition(final[ranked[:asked]], -k)[-k]  # the k-th best final score so far
