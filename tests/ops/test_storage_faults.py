@@ -166,9 +166,14 @@ def _dvc_repo(root: Path, s3: dict, bucket: str) -> Path:
     return root / "model.bin"
 
 
-def test_dvc_push_to_a_missing_bucket_names_the_remote_and_keeps_local_outputs(s3, tmp_path, monkeypatch):
+@pytest.fixture
+def s3_keys(monkeypatch):
+    """The store's keys in this process's environment, where DVC's S3 client reads them."""
     for key, value in KEYS.items():
         monkeypatch.setenv(key, value)
+
+
+def test_dvc_push_to_a_missing_bucket_names_the_remote_and_keeps_local_outputs(s3, tmp_path, s3_keys):
     artifact = _dvc_repo(tmp_path, s3, "no-such-bucket")
     with pytest.raises(FittingRoomError) as err:
         push_outputs(tmp_path)
@@ -180,18 +185,14 @@ def test_dvc_push_to_a_missing_bucket_names_the_remote_and_keeps_local_outputs(s
     assert any((tmp_path / ".dvc" / "cache").rglob("*")), "the local DVC cache keeps the output"
 
 
-def test_dvc_push_to_the_bucket_stores_the_objects(s3, tmp_path, monkeypatch):
-    for key, value in KEYS.items():
-        monkeypatch.setenv(key, value)
+def test_dvc_push_to_the_bucket_stores_the_objects(s3, tmp_path, s3_keys):
     _dvc_repo(tmp_path, s3, "present")
     assert push_outputs(tmp_path).name == "storage"
     keys = [o["Key"] for o in s3["client"].list_objects_v2(Bucket="present", Prefix="dvc/")["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("dvc/files/md5/")
 
 
-def test_dvc_push_with_wrong_keys_names_the_remote_and_keeps_outputs(s3_with_auth, tmp_path, monkeypatch):
-    for key, value in KEYS.items():
-        monkeypatch.setenv(key, value)
+def test_dvc_push_with_wrong_keys_names_the_remote_and_keeps_outputs(s3_with_auth, tmp_path, s3_keys):
     artifact = _dvc_repo(tmp_path, s3_with_auth, "present")
     with pytest.raises(FittingRoomError) as err:
         push_outputs(tmp_path)
