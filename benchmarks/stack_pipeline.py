@@ -5,7 +5,7 @@ BentoML store and Prefect home; never the checkout's ``data/``, ``models/`` or s
 
 - *embedded*: the training flow as `make run` runs it by default (SQLite MLflow in the copy,
   Prefect's ephemeral API), then again unchanged (the no-op);
-- *stack*: `stack up` (PostgreSQL, moto S3, MLflow server on PostgreSQL with artifacts in S3,
+- *stack*: `stack up` (PostgreSQL, `rclone serve s3`, MLflow server on PostgreSQL with artifacts in S3,
   Prefect server on PostgreSQL, a worker) for the second copy, the same flow command with the
   stack's env file applied (runs, models and artifacts on the servers), then unchanged again,
   then `dvc push` of its outputs to the stack's bucket; `stack down --purge` at the end.

@@ -30,8 +30,9 @@ def read_env(path: Path) -> dict[str, str]:
     return env
 
 
-def bucket_keys(env: dict[str, str], bucket: str) -> list[str]:
-    """Every object key in ``bucket`` of the stack's S3 store (boto3, with the env file's credentials)."""
+def bucket_objects(env: dict[str, str], bucket: str) -> dict[str, str]:
+    """Every object in ``bucket`` of the stack's S3 store, key -> ETag (the MD5 of its bytes), with
+    boto3 and the env file's credentials."""
     import boto3
 
     s3 = boto3.client(
@@ -42,7 +43,12 @@ def bucket_keys(env: dict[str, str], bucket: str) -> list[str]:
         region_name=env["AWS_DEFAULT_REGION"],
     )
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
+    return {obj["Key"]: obj["ETag"] for page in pages for obj in page.get("Contents", [])}
+
+
+def bucket_keys(env: dict[str, str], bucket: str) -> list[str]:
+    """Every object key in ``bucket`` of the stack's S3 store."""
+    return list(bucket_objects(env, bucket))
 
 
 def postgres_rows(state: dict, database: str, sql: str, *params) -> list[tuple]:

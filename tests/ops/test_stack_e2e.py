@@ -17,8 +17,8 @@ state a test needs comes from a fixture, never from an earlier test):
 - then the stack's life on the same servers (one stack instead of one per test: each start is
   half a minute): ``up`` again starts nothing; faults, each leaving the stack up and well for
   the next: PostgreSQL restarted under the servers, the Prefect server killed under the worker,
-  the MLflow server killed in the middle of ``fit_recommender``; the module's teardown (``down
-  --purge``) checks that exactly the stack stops and the DVC default comes back.
+  the MLflow server killed in the middle of ``fit_recommender``; last, ``down`` stops exactly the
+  stack and gives the DVC default back, and ``up`` after it finds the registry and the objects.
 
 Every server binds 127.0.0.1 and every client here talks only to them.
 """
@@ -45,6 +45,7 @@ import yaml
 from project_builders import TRAINING, commit, copy_project, register_deployments, trigger, wait_final
 from stack_helpers import (
     bucket_keys,
+    bucket_objects,
     needs_postgres,
     postgres_rows,
     postgres_tables,
@@ -564,3 +565,24 @@ def test_mlflow_killed_mid_stage_fails_the_run_promotes_nothing_and_a_rerun_resu
     final = next(line for line in output.splitlines() if line.startswith("pipeline finished: re-ran "))
     assert "fit_recommender" in final and "validate_shoppers" not in final and "ingest" not in final
     assert int(champion(stack, "guide")["version"]) > int(guide_before)
+
+
+def test_down_stops_exactly_the_stack_and_up_after_it_finds_the_registry_and_the_objects(stack, training):
+    """Last: ``down`` (no purge) and ``up`` again; the module's teardown then purges."""
+    procs = stack_processes(stack_status(stack.cfg, stack.project))
+    buckets = (stack.cfg.stack.mlflow_bucket, stack.cfg.stack.dvc_bucket)
+    objects = {bucket: bucket_objects(stack.env, bucket) for bucket in buckets}
+    assert all(objects.values())  # models, run artifacts and the DVC cache are in the store
+    generator = champion(stack, "generator")["version"]
+
+    assert stack_down(stack.cfg, stack.project) == ["worker", "prefect", "mlflow", "s3", "postgres"]
+    assert not still_running(procs), still_running(procs)
+    assert dvc(stack.project, "remote", "default") == "mine"  # the site's default is back
+    assert stack_down(stack.cfg, stack.project) == []  # nothing left to stop
+
+    _, env_file = stack_up(stack.cfg, stack.project, site_env(stack.project, stack.work))
+    stack.env.update(read_env(env_file))
+    assert dvc(stack.project, "remote", "default") == DVC_REMOTE
+    assert champion(stack, "generator")["version"] == generator  # PostgreSQL kept the registry on disk
+    # the S3 store kept every object, byte for byte (ETag: the MD5 of its content)
+    assert {bucket: bucket_objects(stack.env, bucket) for bucket in buckets} == objects
