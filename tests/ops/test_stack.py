@@ -18,8 +18,10 @@ from stack_helpers import (
     stack_config,
 )
 
-from fitting_room.ops.stack import StackError, stack_status, stack_up
+from fitting_room.ops.stack import DVC_REMOTE, StackError, stack_status, stack_up
 from fitting_room.ops.stack import _ports as stack_ports
+from fitting_room.ops.stack import _use_dvc_remote as use_dvc_remote
+from fitting_room.ops.stack.services import Ports, Stack
 
 pytestmark = needs_postgres
 
@@ -57,3 +59,25 @@ def test_a_server_restarted_while_others_run_keeps_its_port_or_names_who_took_it
         with pytest.raises(StackError, match=rf"port 127\.0\.0\.1:{port} of postgres, which the running m"):
             stack_ports(cfg, had, others)
     assert stack_ports(cfg, had, others)["postgres"] == port  # free again: the same port, not a new one
+
+
+def test_a_generated_secret_beginning_with_a_dash_reaches_the_dvc_remote_whole(project):
+    """``secrets.token_urlsafe`` begins with "-" one time in 64; `dvc remote modify` must not take
+    it for an option (it did: a benchmark's `stack up` failed on `unrecognized arguments: -rLF…`)."""
+    stack = Stack(
+        root=project, dir=project / ".stack", pg_dir=project / ".stack", host="127.0.0.1",
+        ports=Ports(postgres=1, s3=2345, mlflow=3, prefect=4), password="-rLF_x-1",
+        mlflow_bucket="m-bucket", dvc_bucket="d-bucket", work_pool="pool", timeout_s=5.0,
+    )  # fmt: skip
+    use_dvc_remote(project, stack)
+    dvc = str(Path(sys.executable).with_name("dvc"))
+
+    def remote(*args: str) -> str:
+        done = subprocess.run([dvc, "remote", *args], cwd=project, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    assert remote("default") == DVC_REMOTE
+    urls = {line.split()[0]: line.split()[1] for line in remote("list", "--local").splitlines()}
+    assert urls[DVC_REMOTE] == "s3://d-bucket/dvc"
+    config = (project / ".dvc" / "config.local").read_text()
+    assert "secret_access_key = -rLF_x-1" in config and "endpointurl = http://127.0.0.1:2345" in config

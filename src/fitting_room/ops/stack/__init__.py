@@ -222,22 +222,29 @@ def stack_status(cfg: Config, root: Path) -> list[ServiceStatus]:
     return out
 
 
-def _dvc(root: Path, *args: str, check: bool = True) -> str:
+def _dvc(root: Path, *args: str, check: bool = True, secret: str = "") -> str:
+    """Run ``dvc args`` in ``root``; a failure names the command, with ``secret`` masked."""
     dvc = str(Path(sys.executable).with_name("dvc"))
     done = subprocess.run([dvc, *args], cwd=root, capture_output=True, text=True)
     if check and done.returncode != 0:
-        raise StackError(f"`dvc {' '.join(args)}` failed in {root}: {done.stderr.strip()[-500:]}")
+        shown, error = " ".join(args), done.stderr.strip()[-500:]
+        if secret:
+            shown, error = shown.replace(secret, "***"), error.replace(secret, "***")
+        raise StackError(f"`dvc {shown}` failed in {root}: {error}")
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _use_dvc_remote(root: Path, stack: services.Stack) -> None:
     """Make ``s3://<dvc bucket>`` on the stack's store the default DVC remote (in the local config)."""
     _dvc(root, "remote", "add", "--local", "--force", DVC_REMOTE, f"s3://{stack.dvc_bucket}/dvc")
-    _dvc(root, "remote", "modify", "--local", DVC_REMOTE, "endpointurl", stack.url(stack.ports.s3))
-    # credentials in the git-ignored local config too, so `dvc push` works without the env file
     client = stack.client_env()
-    _dvc(root, "remote", "modify", "--local", DVC_REMOTE, "access_key_id", client["AWS_ACCESS_KEY_ID"])
-    _dvc(
-        root, "remote", "modify", "--local", DVC_REMOTE, "secret_access_key", client["AWS_SECRET_ACCESS_KEY"]
-    )
+    # credentials in the git-ignored local config too, so `dvc push` works without the env file;
+    # `--` before each value: a generated secret may begin with "-", which argparse takes for an option
+    for option, value in (
+        ("endpointurl", stack.url(stack.ports.s3)),
+        ("access_key_id", client["AWS_ACCESS_KEY_ID"]),
+        ("secret_access_key", client["AWS_SECRET_ACCESS_KEY"]),
+    ):
+        secret = value if option == "secret_access_key" else ""
+        _dvc(root, "remote", "modify", "--local", DVC_REMOTE, option, "--", value, secret=secret)
     _dvc(root, "remote", "default", "--local", DVC_REMOTE)
