@@ -245,6 +245,6 @@ def _use_dvc_remote(root: Path, stack: services.Stack) -> None:
         ("access_key_id", client["AWS_ACCESS_KEY_ID"]),
         ("secret_access_key", client["AWS_SECRET_ACCESS_KEY"]),
     ):
-        secret = value if option == "secret_access_key" else ""
-        _dvc(root, "remote", "modify", "--local", DVC_REMOTE, option, "--", value, secret=secret)
+        _dvc(root, "remote", "modify", "--local", DVC_REMOTE, option, "--", value,
+             secret=client["AWS_SECRET_ACCESS_KEY"])  # fmt: skip
     _dvc(root, "remote", "default", "--local", DVC_REMOTE)
