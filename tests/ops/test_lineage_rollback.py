@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from fitting_room.config import load_config
 from fitting_room.errors import FittingRoomError
-from fitting_room.ops.lineage import served_lineage
+from fitting_room.ops.lineage import served_lineage, without_password
 from fitting_room.ops.rollback import bento_history, rollback_bento, rollback_bundle
 from fitting_room.tracking.mlflow_runs import PARENT_RUN_ENV, pipeline_run, stage_run
 from fitting_room.tracking.promotion import GateConfig, evaluate_gate, promote
@@ -63,6 +63,7 @@ def test_lineage_of_the_champion_names_run_commit_data_params_validation_and_flo
     monkeypatch.delenv(PARENT_RUN_ENV, raising=False)
     register_version(cfg, ROLES["generator"], 0.5)
     doc = served_lineage(cfg, MlflowClient(), "generator")
+    assert doc["registry"] == mlflow.get_registry_uri() and doc["registry"].startswith("sqlite:///")
     assert doc["version"] == "1" and doc["aliases"] == ["champion"]
     assert doc["served_from"].startswith("champion alias")
     assert [h["action"] for h in doc["alias_history"]] == ["alias:champion"]
@@ -71,6 +72,22 @@ def test_lineage_of_the_champion_names_run_commit_data_params_validation_and_flo
     assert doc["run"]["params_hash"] and doc["params"]["ops"]["schedule"]["cron"] == cfg.ops.schedule.cron
     assert doc["validation"]["validate_shoppers"]["success"] == "true"
     assert isinstance(doc["dvc_data_hashes"], dict)
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        (
+            "postgresql+psycopg://mlflow:p@ss:w@db.internal:5432/mlflow",
+            "postgresql+psycopg://mlflow:***@db.internal:5432/mlflow",
+        ),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("https://token-user@mlflow.example", "https://token-user@mlflow.example"),
+        ("sqlite:///mlruns/mlflow.db", "sqlite:///mlruns/mlflow.db"),
+    ],
+)
+def test_the_registry_in_lineage_never_shows_a_database_password(uri, shown):
+    assert without_password(uri) == shown
 
 
 def test_lineage_of_an_unregistered_model_is_a_clear_error(cfg):

@@ -365,6 +365,7 @@ def test_lineage_of_the_bento_read_from_the_server_names_the_champions_and_their
     lock = cached_outputs(stack.project)
     for role, version in champions.items():
         model = doc["models"][role]
+        assert model["registry"] == stack.env["MLFLOW_TRACKING_URI"]  # the MLflow server's registry
         assert (model["model"], model["version"], model["run_id"]) == (
             version["name"],
             version["version"],

@@ -11,6 +11,7 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -87,6 +88,7 @@ def model_lineage(client: Any, name: str, version: str | None = None) -> dict[st
     Raises:
         FittingRoomError: naming the model when it is not registered or has no such version.
     """
+    import mlflow
     from mlflow.exceptions import MlflowException
 
     try:
@@ -98,6 +100,7 @@ def model_lineage(client: Any, name: str, version: str | None = None) -> dict[st
         raise FittingRoomError(f"registered model {name!r} has no {what}; nothing to trace")
     champion = champion_version(client, name)
     out: dict[str, Any] = {
+        "registry": without_password(mlflow.get_registry_uri()),
         "model": name,
         "version": str(mv.version),
         "aliases": list(mv.aliases or []),
@@ -123,6 +126,15 @@ def model_lineage(client: Any, name: str, version: str | None = None) -> dict[st
     out["params"] = resolved_params(client, mv.run_id)
     out["validation"] = validation_results(client, run)
     return out
+
+
+def without_password(uri: str) -> str:
+    """``uri`` with the password of its user part, if any, shown as ``***`` (a database URI)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def pushed_to(client: Any, parent_run_id: str | None) -> str | None:
