@@ -6,7 +6,9 @@ down) is tested on the one stack of ``test_stack_e2e.py``: each start costs half
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,7 +20,7 @@ from stack_helpers import (
     stack_config,
 )
 
-from fitting_room.ops.stack import DVC_REMOTE, StackError, stack_status, stack_up
+from fitting_room.ops.stack import DVC_REMOTE, StackError, stack_down, stack_status, stack_up
 from fitting_room.ops.stack import _ports as stack_ports
 from fitting_room.ops.stack import _use_dvc_remote as use_dvc_remote
 from fitting_room.ops.stack.services import Ports, Stack
@@ -81,3 +83,46 @@ def test_a_generated_secret_beginning_with_a_dash_reaches_the_dvc_remote_whole(p
     assert urls[DVC_REMOTE] == "s3://d-bucket/dvc"
     config = (project / ".dvc" / "config.local").read_text()
     assert "secret_access_key = -rLF_x-1" in config and "endpointurl = http://127.0.0.1:2345" in config
+
+
+@pytest.mark.parametrize(("folder", "what"), [(".", "the project folder"), ("..", "above"), ("/", "above")])
+def test_a_stack_dir_that_is_the_project_or_above_it_is_refused_before_anything_changes(
+    project, folder, what
+):
+    cfg = stack_config(project, f"stack.dir={folder}")
+    mode, entries = project.stat().st_mode, sorted(os.listdir(project))
+    for call in (
+        lambda: stack_up(cfg, project, dict(os.environ)),
+        lambda: stack_down(cfg, project, purge=True),
+    ):
+        with pytest.raises(
+            StackError, match=rf"^stack\.dir {re.escape(folder)} is .*{what}.*default \.stack"
+        ):
+            call()
+    assert project.stat().st_mode == mode and sorted(os.listdir(project)) == entries
+
+
+def test_a_stack_dir_holding_other_files_is_neither_used_nor_purged(project):
+    mine = project / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    cfg = stack_config(project, f"stack.dir={mine}")
+    with pytest.raises(StackError, match=r"holds files the stack did not make \(notes\.txt\)"):
+        stack_up(cfg, project, dict(os.environ))
+    with pytest.raises(
+        StackError, match=r"did not purge .*mine: it holds files the stack did not make \(notes"
+    ):
+        stack_down(cfg, project, purge=True)
+    assert os.listdir(mine) == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_purge_deletes_the_stack_folder_but_no_cluster_folder_the_stack_did_not_make(
+    project, tmp_path_factory
+):
+    elsewhere = tmp_path_factory.mktemp("precious")
+    (elsewhere / "PG_VERSION").write_text("15")
+    folder = project / ".stack"
+    (folder / "logs").mkdir(parents=True)
+    (folder / "state.json").write_text(json.dumps({"pg_dir": str(elsewhere), "ports": {}, "procs": {}}))
+    assert stack_down(stack_config(project), project, purge=True) == []
+    assert not folder.exists() and (elsewhere / "PG_VERSION").read_text() == "15"

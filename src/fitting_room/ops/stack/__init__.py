@@ -48,9 +48,41 @@ class ServiceStatus:
     log: str | None
 
 
+# what `stack up` puts in its folder; atomic writes add dot-named temporary files
+STACK_ENTRIES = {"env", "logs", "postgres", "prefect", "s3", "state.json"}
+
+
 def _paths(cfg: Config, root: Path) -> tuple[Path, Path, Path]:
-    folder = (root / cfg.stack.dir).resolve()
+    """The stack folder, its state file and env file.
+
+    Raises:
+        StackError: when ``stack.dir`` is the project folder or a folder above it (``up`` would
+            change its mode and fill it, ``down --purge`` would delete it).
+    """
+    folder, here = (root / cfg.stack.dir).resolve(), root.resolve()
+    if here.is_relative_to(folder):
+        what = "the project folder" if folder == here else "a folder above the project"
+        raise StackError(
+            f"stack.dir {cfg.stack.dir} is {folder}, {what}: the stack keeps its databases there and "
+            "`stack down --purge` deletes the folder; give it a folder of its own (default .stack)"
+        )
     return folder, folder / "state.json", folder / "env"
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """Names in ``folder`` that `stack up` did not make (empty for a new or stack-made folder)."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name for p in folder.iterdir() if p.name not in STACK_ENTRIES and not p.name.startswith(".")
+    )
+
+
+def _owned_pg_dir(folder: Path, pg_dir: Path) -> bool:
+    """Whether ``pg_dir`` is a cluster folder `stack up` makes (``services.postgres_dir``)."""
+    return pg_dir == folder / "postgres" or (
+        pg_dir.parent == Path("/var/tmp") and pg_dir.name.startswith("fitting-room-stack-")
+    )
 
 
 def _load_state(path: Path) -> dict:
@@ -126,6 +158,12 @@ def stack_up(cfg: Config, root: Path, env: dict[str, str]) -> tuple[list[Service
     and raises :class:`StackError` naming it, with the end of its log.
     """
     folder, state_path, env_path = _paths(cfg, root)
+    foreign = _foreign_entries(folder)
+    if foreign:
+        raise StackError(
+            f"stack.dir {folder} holds files the stack did not make ({', '.join(foreign[:5])}): "
+            "`stack down --purge` would delete them; give the stack an empty or new folder"
+        )
     # others may enter (the postgres user keeps its cluster here) but not list it; the
     # state and env files, which hold the secrets, are the owner's alone
     folder.mkdir(mode=0o711, parents=True, exist_ok=True)
@@ -187,7 +225,15 @@ def stack_down(cfg: Config, root: Path, purge: bool = False) -> list[str]:
         _dvc(root, "remote", "default", "--local", *([previous] if previous else ["--unset"]), check=False)
     state.pop("dvc_previous_default", None)
     if purge:
-        if state.get("pg_dir"):
+        foreign = _foreign_entries(folder)
+        if foreign:  # never delete what the stack did not make
+            if state:
+                _save_state(state_path, state)
+            raise StackError(
+                f"stopped {', '.join(stopped) or 'nothing'}, but did not purge {folder}: it holds files "
+                f"the stack did not make ({', '.join(foreign[:5])}); delete what you no longer need by hand"
+            )
+        if state.get("pg_dir") and _owned_pg_dir(folder, Path(state["pg_dir"])):
             shutil.rmtree(state["pg_dir"], ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
     elif state:
