@@ -77,15 +77,17 @@ def test_lineage_of_the_champion_names_run_commit_data_params_validation_and_flo
 @pytest.mark.parametrize(
     ("uri", "shown"),
     [
-        (
-            "postgresql+psycopg://mlflow:p@ss:w@db.internal:5432/mlflow",
-            "postgresql+psycopg://mlflow:***@db.internal:5432/mlflow",
-        ),
+        ("postgresql+psycopg://mlflow:s3cr3t@db.internal:5432/mlflow", "postgresql+psycopg://mlflow:***@db.internal:5432/mlflow"),
+        # SQLAlchemy reads the password up to the first "@", "/", "?" and "#" included
+        ("postgresql://mlflow:pa/ss?x#y@db:5432/mlflow", "postgresql://mlflow:***@db:5432/mlflow"),
+        ("postgresql://db/mlflow?user=mlflow&password=s3cr3t&sslmode=require", "postgresql://db/mlflow?user=mlflow&password=***&sslmode=require"),
+        ("mysql+pymysql://root:@db/mlflow", "mysql+pymysql://root:***@db/mlflow"),
         ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
         ("https://token-user@mlflow.example", "https://token-user@mlflow.example"),
-        ("sqlite:///mlruns/mlflow.db", "sqlite:///mlruns/mlflow.db"),
+        ("sqlite:////srv/mlflow/a:b@c.db", "sqlite:////srv/mlflow/a:b@c.db"),
+        ("databricks", "databricks"),
     ],
-)
+)  # fmt: skip
 def test_the_registry_in_lineage_never_shows_a_database_password(uri, shown):
     assert without_password(uri) == shown
 

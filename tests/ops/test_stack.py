@@ -20,6 +20,7 @@ from stack_helpers import (
     stack_config,
 )
 
+import fitting_room.ops.stack as stack_module
 from fitting_room.ops.stack import DVC_REMOTE, StackError, stack_down, stack_status, stack_up
 from fitting_room.ops.stack import _ports as stack_ports
 from fitting_room.ops.stack import _use_dvc_remote as use_dvc_remote
@@ -85,16 +86,27 @@ def test_a_generated_secret_beginning_with_a_dash_reaches_the_dvc_remote_whole(p
     assert "secret_access_key = -rLF_x-1" in config and "endpointurl = http://127.0.0.1:2345" in config
 
 
-@pytest.mark.parametrize(("folder", "what"), [(".", "the project folder"), ("..", "above"), ("/", "above")])
+@pytest.fixture
+def no_servers(monkeypatch):
+    """``up`` and ``down`` with no server to start or stop: should a check under test give way,
+    nothing starts."""
+    monkeypatch.setattr(stack_module, "STARTERS", {})
+
+
+@pytest.mark.parametrize(
+    ("folder", "what"), [(".", "the project folder"), ("..", "above"), ("../..", "above")]
+)
 def test_a_stack_dir_that_is_the_project_or_above_it_is_refused_before_anything_changes(
-    project, folder, what
+    project, no_servers, folder, what
 ):
     cfg = stack_config(project, f"stack.dir={folder}")
     mode, entries = project.stat().st_mode, sorted(os.listdir(project))
-    for call in (
+    calls = (
         lambda: stack_up(cfg, project, dict(os.environ)),
         lambda: stack_down(cfg, project, purge=True),
-    ):
+        lambda: stack_status(cfg, project),
+    )
+    for call in calls:
         with pytest.raises(
             StackError, match=rf"^stack\.dir {re.escape(folder)} is .*{what}.*default \.stack"
         ):
@@ -102,18 +114,21 @@ def test_a_stack_dir_that_is_the_project_or_above_it_is_refused_before_anything_
     assert project.stat().st_mode == mode and sorted(os.listdir(project)) == entries
 
 
-def test_a_stack_dir_holding_other_files_is_neither_used_nor_purged(project):
+@pytest.mark.parametrize("files", [["notes.txt"], [".ssh", ".bashrc"], ["env", "logs"]])
+def test_a_folder_the_stack_did_not_make_is_neither_taken_nor_purged(project, no_servers, files):
     mine = project / "mine"
     mine.mkdir()
-    (mine / "notes.txt").write_text("keep me")
+    for name in files:
+        (mine / name).write_text("keep me")
     cfg = stack_config(project, f"stack.dir={mine}")
-    with pytest.raises(StackError, match=r"holds files the stack did not make \(notes\.txt\)"):
-        stack_up(cfg, project, dict(os.environ))
     with pytest.raises(
-        StackError, match=r"did not purge .*mine: it holds files the stack did not make \(notes"
+        StackError, match=r"holds files and is not a stack folder \(no \.fitting-room-stack\)"
     ):
+        stack_up(cfg, project, dict(os.environ))
+    with pytest.raises(StackError, match=r"did not purge .*mine: it holds files and is not a stack folder"):
         stack_down(cfg, project, purge=True)
-    assert os.listdir(mine) == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
+    assert sorted(os.listdir(mine)) == sorted(files)
+    assert all((mine / name).read_text() == "keep me" for name in files)
 
 
 def test_purge_deletes_the_stack_folder_but_no_cluster_folder_the_stack_did_not_make(
@@ -121,8 +136,9 @@ def test_purge_deletes_the_stack_folder_but_no_cluster_folder_the_stack_did_not_
 ):
     elsewhere = tmp_path_factory.mktemp("precious")
     (elsewhere / "PG_VERSION").write_text("15")
-    folder = project / ".stack"
+    folder = project / ".stack"  # as `up` leaves it, but its state names a cluster outside
     (folder / "logs").mkdir(parents=True)
+    (folder / ".fitting-room-stack").touch()
     (folder / "state.json").write_text(json.dumps({"pg_dir": str(elsewhere), "ports": {}, "procs": {}}))
     assert stack_down(stack_config(project), project, purge=True) == []
     assert not folder.exists() and (elsewhere / "PG_VERSION").read_text() == "15"

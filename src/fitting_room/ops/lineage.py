@@ -8,10 +8,10 @@ describes the served artifact even after the code or data moved on.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -100,7 +100,7 @@ def model_lineage(client: Any, name: str, version: str | None = None) -> dict[st
         raise FittingRoomError(f"registered model {name!r} has no {what}; nothing to trace")
     champion = champion_version(client, name)
     out: dict[str, Any] = {
-        "registry": without_password(mlflow.get_registry_uri()),
+        "registry": without_password(getattr(client, "_registry_uri", None) or mlflow.get_registry_uri()),
         "model": name,
         "version": str(mv.version),
         "aliases": list(mv.aliases or []),
@@ -128,13 +128,15 @@ def model_lineage(client: Any, name: str, version: str | None = None) -> dict[st
     return out
 
 
+# the password of a URI's user part, read as SQLAlchemy reads it (up to the first "@"), and a
+# password given as a query parameter
+_USER_PASSWORD = re.compile(r"^([A-Za-z][\w+.-]*://[^:/@?#]*:)[^@]*@")
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&#]*", re.IGNORECASE)
+
+
 def without_password(uri: str) -> str:
-    """``uri`` with the password of its user part, if any, shown as ``***`` (a database URI)."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    """``uri`` with any password in it shown as ``***`` (a database or HTTP URI)."""
+    return _QUERY_PASSWORD.sub(r"\1***", _USER_PASSWORD.sub(r"\1***@", uri))
 
 
 def pushed_to(client: Any, parent_run_id: str | None) -> str | None:

@@ -48,8 +48,8 @@ class ServiceStatus:
     log: str | None
 
 
-# what `stack up` puts in its folder; atomic writes add dot-named temporary files
-STACK_ENTRIES = {"env", "logs", "postgres", "prefect", "s3", "state.json"}
+# `stack up` marks the folder it makes; `up` takes and `down --purge` deletes only a marked folder
+MARKER = ".fitting-room-stack"
 
 
 def _paths(cfg: Config, root: Path) -> tuple[Path, Path, Path]:
@@ -69,20 +69,12 @@ def _paths(cfg: Config, root: Path) -> tuple[Path, Path, Path]:
     return folder, folder / "state.json", folder / "env"
 
 
-def _foreign_entries(folder: Path) -> list[str]:
-    """Names in ``folder`` that `stack up` did not make (empty for a new or stack-made folder)."""
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p.name for p in folder.iterdir() if p.name not in STACK_ENTRIES and not p.name.startswith(".")
-    )
-
-
-def _owned_pg_dir(folder: Path, pg_dir: Path) -> bool:
-    """Whether ``pg_dir`` is a cluster folder `stack up` makes (``services.postgres_dir``)."""
-    return pg_dir == folder / "postgres" or (
-        pg_dir.parent == Path("/var/tmp") and pg_dir.name.startswith("fitting-room-stack-")
-    )
+def _not_ours(folder: Path) -> bool:
+    """Whether ``folder`` holds files and is not a stack folder (no marker; no ``state.json``,
+    which a stack folder made before the marker has)."""
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return False
+    return not ((folder / MARKER).is_file() or (folder / "state.json").is_file())
 
 
 def _load_state(path: Path) -> dict:
@@ -158,16 +150,16 @@ def stack_up(cfg: Config, root: Path, env: dict[str, str]) -> tuple[list[Service
     and raises :class:`StackError` naming it, with the end of its log.
     """
     folder, state_path, env_path = _paths(cfg, root)
-    foreign = _foreign_entries(folder)
-    if foreign:
+    if _not_ours(folder):
         raise StackError(
-            f"stack.dir {folder} holds files the stack did not make ({', '.join(foreign[:5])}): "
-            "`stack down --purge` would delete them; give the stack an empty or new folder"
+            f"stack.dir {folder} holds files and is not a stack folder (no {MARKER}): "
+            "`stack down --purge` would delete it; give the stack an empty or new folder"
         )
     # others may enter (the postgres user keeps its cluster here) but not list it; the
     # state and env files, which hold the secrets, are the owner's alone
     folder.mkdir(mode=0o711, parents=True, exist_ok=True)
     folder.chmod(0o711)
+    (folder / MARKER).touch()
     state = _load_state(state_path)
     running = {name for name in STARTERS if process(_proc(state, name)) is not None}
     state["ports"] = _ports(cfg, state, running)
@@ -225,15 +217,14 @@ def stack_down(cfg: Config, root: Path, purge: bool = False) -> list[str]:
         _dvc(root, "remote", "default", "--local", *([previous] if previous else ["--unset"]), check=False)
     state.pop("dvc_previous_default", None)
     if purge:
-        foreign = _foreign_entries(folder)
-        if foreign:  # never delete what the stack did not make
+        if _not_ours(folder):  # never delete what the stack did not make
             if state:
                 _save_state(state_path, state)
             raise StackError(
                 f"stopped {', '.join(stopped) or 'nothing'}, but did not purge {folder}: it holds files "
-                f"the stack did not make ({', '.join(foreign[:5])}); delete what you no longer need by hand"
+                f"and is not a stack folder (no {MARKER}); delete what you no longer need by hand"
             )
-        if state.get("pg_dir") and _owned_pg_dir(folder, Path(state["pg_dir"])):
+        if state.get("pg_dir") and Path(state["pg_dir"]) in services.postgres_dirs(folder):
             shutil.rmtree(state["pg_dir"], ignore_errors=True)
         shutil.rmtree(folder, ignore_errors=True)
     elif state:

@@ -90,21 +90,25 @@ def postgres_bin(tool: str) -> str:
     return path
 
 
-def postgres_dir(stack_dir: Path) -> Path:
-    """The cluster's folder: in the stack folder, unless the postgres user cannot reach it there."""
-    inside = stack_dir / "postgres"
-    if not is_root():
-        return inside
+def postgres_dirs(stack_dir: Path) -> tuple[Path, Path]:
+    """The two folders the cluster of ``stack_dir`` may live in: inside it, and outside it (for a
+    stack folder the postgres user cannot enter), named after the stack folder."""
     import hashlib
 
+    digest = hashlib.sha256(str(stack_dir).encode()).hexdigest()[:12]
+    return stack_dir / "postgres", Path("/var/tmp") / f"fitting-room-stack-{digest}"
+
+
+def postgres_dir(stack_dir: Path) -> Path:
+    """The cluster's folder: in the stack folder, unless the postgres user cannot reach it there."""
+    inside, outside = postgres_dirs(stack_dir)
+    if not is_root():
+        return inside
     inside.mkdir(parents=True, exist_ok=True)
     shutil.chown(inside, PG_USER, PG_USER)
     if user_can_enter(PG_USER, inside):
         return inside
     # e.g. a checkout under /root (mode 700): the postgres user cannot traverse it
-    outside = (
-        Path("/var/tmp") / f"fitting-room-stack-{hashlib.sha256(str(stack_dir).encode()).hexdigest()[:12]}"
-    )
     outside.mkdir(mode=0o700, exist_ok=True)
     shutil.chown(outside, PG_USER, PG_USER)
     return outside
