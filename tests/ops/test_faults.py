@@ -42,6 +42,11 @@ def test_unreachable_tracking_server_fails_fast_naming_uri_and_attempts():
     with pytest.raises(TrackingUnreachable, match=rf"{uri} is unreachable after 3 attempts.*nothing was run"):
         check_tracking_server(uri, FAST)
     assert time.monotonic() - start < 5  # bounded: 3 attempts, 0.05 + 0.1 s of back-off
+    with pytest.raises(
+        TrackingUnreachable, match=r"server http://ops:\*\*\*@127\.0\.0\.1:\d+ is unreachable"
+    ) as err:
+        check_tracking_server(uri.replace("http://", "http://ops:s3cr3t@"), FAST)
+    assert "s3cr3t" not in str(err.value)
 
 
 def test_a_tracking_server_that_recovers_within_the_retries_is_accepted():

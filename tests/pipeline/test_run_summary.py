@@ -16,6 +16,10 @@ def test_a_local_store_points_at_make_ui_and_a_server_at_its_own_page():
         mlflow_run_link("https://mlflow.example/", "3", "abc")
         == "https://mlflow.example/#/experiments/3/runs/abc"
     )
+    assert (  # a link printed to the run's log never carries the server's password
+        mlflow_run_link("https://ops:s3cr3t@mlflow.example", "3", "abc")
+        == "https://ops:***@mlflow.example/#/experiments/3/runs/abc"
+    )
 
 
 def test_where_to_look_names_each_output_the_run_left_and_the_command_serving_the_bento(tmp_path):

@@ -8,7 +8,6 @@ describes the served artifact even after the code or data moved on.
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from fitting_room.config import Config
 from fitting_room.errors import FittingRoomError
 from fitting_room.tracking.promotion import alias_history, champion_version
 from fitting_room.tracking.roles import ROLES, current_file, registered_name
+from fitting_room.tracking.uris import without_password
 
 RUN_TAGS = ("git_commit", "data_version", "params_hash", "profile", "prefect_flow_run_id", "stage")
 
@@ -126,17 +126,6 @@ def model_lineage(client: Any, name: str, version: str | None = None) -> dict[st
     out["params"] = resolved_params(client, mv.run_id)
     out["validation"] = validation_results(client, run)
     return out
-
-
-# the password of a URI's user part, read as SQLAlchemy reads it (up to the first "@"), and a
-# password given as a query parameter
-_USER_PASSWORD = re.compile(r"^([A-Za-z][\w+.-]*://[^:/@?#]*:)[^@]*@")
-_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&#]*", re.IGNORECASE)
-
-
-def without_password(uri: str) -> str:
-    """``uri`` with any password in it shown as ``***`` (a database or HTTP URI)."""
-    return _QUERY_PASSWORD.sub(r"\1***", _USER_PASSWORD.sub(r"\1***@", uri))
 
 
 def pushed_to(client: Any, parent_run_id: str | None) -> str | None:

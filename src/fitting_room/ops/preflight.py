@@ -25,6 +25,7 @@ from typing import TypeVar
 from fitting_room.config.loader import ConfigError
 from fitting_room.config.ops import TrackingCheckConfig
 from fitting_room.errors import FittingRoomError, ServerUnavailable
+from fitting_room.tracking.uris import without_password
 
 T = TypeVar("T")
 
@@ -61,8 +62,9 @@ def tracking_server_lost(err: BaseException) -> TrackingUnreachable | None:
         return None
     text = str(err)
     why = next((m["why"].strip() for m in (w.search(text) for w in _WHY) if m), text[found.end() :][:160])
+    server = without_password(found["server"])
     return TrackingUnreachable(
-        f"MLflow tracking server {found['server']} stopped answering ({why}; {found['path']}) after "
+        f"MLflow tracking server {server} stopped answering ({why}; {found['path']}) after "
         "the bounded retries of ops.tracking_check; the stage did not finish and DVC did not record "
         "it. Restart the server and run again: the stages that finished are skipped."
     )
@@ -204,8 +206,9 @@ def check_tracking_server(uri: str, cfg: TrackingCheckConfig) -> int:
         if attempt < cfg.retries:
             time.sleep(wait)
             wait *= 2
+    shown = without_password(uri)
     raise TrackingUnreachable(
-        f"MLflow tracking server {uri} is unreachable after {cfg.retries} attempts ({last}); "
+        f"MLflow tracking server {shown} is unreachable after {cfg.retries} attempts ({last}); "
         "nothing was run or registered. Start it, or unset MLFLOW_TRACKING_URI / tracking.uri "
         "to use the local store (ops.tracking_check sets the retries)."
     )
@@ -225,6 +228,7 @@ def check_artifact_store(uri: str, cfg: TrackingCheckConfig) -> bool:
     if not uri.startswith(("http://", "https://")):
         return False
     url = f"{uri.rstrip('/')}/api/2.0/mlflow-artifacts/artifacts/fitting-room-preflight/{uuid.uuid4().hex}"
+    shown = without_password(uri)  # what an error names
     try:
         put = urllib.request.Request(url, data=b"preflight", method="PUT")
         with urllib.request.urlopen(put, timeout=cfg.probe_timeout_s):
@@ -237,14 +241,14 @@ def check_artifact_store(uri: str, cfg: TrackingCheckConfig) -> bool:
         if err.code == 404 or "serving is disabled" in body or "--no-serve-artifacts" in body:
             return False  # no proxy (`--no-serve-artifacts`): the clients write to the store themselves
         raise ArtifactStoreUnavailable(
-            f"MLflow server {uri} cannot store artifacts (HTTP {err.code} storing a probe object "
+            f"MLflow server {shown} cannot store artifacts (HTTP {err.code} storing a probe object "
             "under mlflow-artifacts:/fitting-room-preflight/); nothing was run or registered. "
             "Check its --artifacts-destination bucket and credentials (its log names the cause)."
         ) from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise ArtifactStoreUnavailable(
-            f"MLflow server {uri} did not answer a probe upload to its artifact store ({reason}); "
+            f"MLflow server {shown} did not answer a probe upload to its artifact store ({reason}); "
             "nothing was run or registered"
         ) from None
     return True

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fitting_room.config import Config
 from fitting_room.tracking.roles import current_file
+from fitting_room.tracking.uris import without_password
 from fitting_room.validation.report import docs_dir
 
 UI_URL = "http://127.0.0.1:5000"  # where `make ui` serves the MLflow UI
@@ -26,7 +27,7 @@ def mlflow_run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str:
     """
     page = f"#/experiments/{experiment_id}/runs/{run_id}"
     if tracking_uri.startswith(("http://", "https://")):
-        return f"{tracking_uri.rstrip('/')}/{page}"
+        return f"{without_password(tracking_uri).rstrip('/')}/{page}"
     return f"{UI_URL}/{page} (after `make ui`)"
 
 
